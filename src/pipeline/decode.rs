@@ -1,0 +1,271 @@
+//! Decoding image files into 8-bit RGB pixels, the way a photo viewer would show them.
+
+use std::io::{BufRead, Cursor, Seek};
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+/// Colour that transparent pixels are composited over: a neutral mid-grey, so that a
+/// cut-out face gets no bright or dark halo that would pull the embedding either way.
+pub const ALPHA_BACKGROUND: [u8; 3] = [128, 128, 128];
+
+/// Decoder limits. A file that claims more pixels than this is rejected before any
+/// pixel buffer is allocated, which defeats decompression bombs.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    /// Maximum width or height, in pixels.
+    pub max_side: u32,
+    /// Maximum width × height, in pixels.
+    pub max_pixels: u64,
+    /// Maximum bytes the decoder may allocate at once.
+    pub max_alloc: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_side: 16_384,
+            max_pixels: 80_000_000,
+            max_alloc: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a file could not be turned into pixels.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("empty file (0 bytes)")]
+    Empty,
+    #[error("not an image: the content matches no supported format (PNG, JPEG, WebP, GIF, BMP, TIFF)")]
+    UnknownFormat,
+    #[error("image is {width}×{height} pixels, over the limit of {limit}; raise `max_pixels` in the config to accept it")]
+    TooLarge { width: u32, height: u32, limit: String },
+    #[error("rejected by the decoder limits ({0}); the header claims more pixels than facewatch accepts")]
+    LimitExceeded(String),
+    #[error("{format} decoder failed: {message}")]
+    Decode { format: String, message: String },
+}
+
+/// A decoded image with what the decoder reported about it.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Upright pixels (EXIF orientation applied), 8-bit RGB.
+    pub rgb: RgbImage,
+    /// Container format, as sniffed from the bytes.
+    pub format: ImageFormat,
+    /// True when the source had an alpha channel that was composited over
+    /// [`ALPHA_BACKGROUND`].
+    pub had_alpha: bool,
+    /// True when the source had more than 8 bits per channel.
+    pub high_bit_depth: bool,
+}
+
+/// Reads and decodes the image at `path`.
+pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<Decoded, DecodeError> {
+    let bytes = std::fs::read(path)?;
+    decode_bytes(&bytes, limits)
+}
+
+/// Decodes an image held in memory. The format is taken from the content, never from a
+/// file name.
+pub fn decode_bytes(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let format = image::guess_format(bytes).map_err(|_| DecodeError::UnknownFormat)?;
+    if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
+        // Lenient JPEG decoders fill a cut-off file with grey; such pixels must never be
+        // scored, and a file still being written looks exactly like this.
+        return Err(DecodeError::Decode {
+            format: "JPEG".to_string(),
+            message: "file ends early: no end-of-image marker after the last scan (truncated or still being written)"
+                .to_string(),
+        });
+    }
+    let reader = ImageReader::with_format(Cursor::new(bytes), format);
+    decode_reader(reader, format, limits)
+}
+
+/// True when an end-of-image marker (FF D9) follows the last start-of-scan marker
+/// (FF DA). Entropy-coded data cannot contain FF D9, and checking after the last scan
+/// skips the end marker of an EXIF thumbnail.
+fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|pair| pair == [0xFF, 0xDA]);
+    let Some(start) = last_scan else {
+        return false;
+    };
+    bytes[start..].windows(2).any(|pair| pair == [0xFF, 0xD9])
+}
+
+fn decode_reader<R: BufRead + Seek>(
+    mut reader: ImageReader<R>,
+    format: ImageFormat,
+    limits: &DecodeLimits,
+) -> Result<Decoded, DecodeError> {
+    let format_name = format!("{format:?}").to_uppercase();
+    let as_decode_error = |err: image::ImageError| classify(err, &format_name, limits);
+
+    let mut image_limits = Limits::default();
+    image_limits.max_image_width = Some(limits.max_side);
+    image_limits.max_image_height = Some(limits.max_side);
+    image_limits.max_alloc = Some(limits.max_alloc);
+    reader.limits(image_limits);
+
+    let mut decoder = reader.into_decoder().map_err(as_decode_error)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > limits.max_pixels || width == 0 || height == 0 {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            limit: format!("{} pixels", limits.max_pixels),
+        });
+    }
+    let orientation = decoder.orientation().map_err(as_decode_error)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(as_decode_error)?;
+    image.apply_orientation(orientation);
+
+    let had_alpha = image.color().has_alpha();
+    let high_bit_depth = image.color().bytes_per_pixel() / image.color().channel_count() > 1;
+    let rgb = to_rgb8(image);
+    Ok(Decoded {
+        rgb,
+        format,
+        had_alpha,
+        high_bit_depth,
+    })
+}
+
+fn classify(err: image::ImageError, format: &str, limits: &DecodeLimits) -> DecodeError {
+    match err {
+        image::ImageError::Limits(limit) => {
+            DecodeError::LimitExceeded(format!("{limit}; max side {} px", limits.max_side))
+        }
+        image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Decode {
+                format: format.to_string(),
+                message: "file ends early (truncated or still being written)".to_string(),
+            }
+        }
+        other => DecodeError::Decode {
+            format: format.to_string(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl DecodeError {
+    /// True when a later read might succeed, because the file may still be growing.
+    pub fn may_be_incomplete(&self) -> bool {
+        match self {
+            DecodeError::Empty | DecodeError::Io(_) => true,
+            DecodeError::Decode { message, .. } => {
+                let message = message.to_lowercase();
+                message.contains("end")
+                    || message.contains("eof")
+                    || message.contains("truncated")
+                    || message.contains("insufficient")
+            }
+            DecodeError::UnknownFormat
+            | DecodeError::TooLarge { .. }
+            | DecodeError::LimitExceeded(_) => false,
+        }
+    }
+}
+
+/// Converts any decoded colour type to 8-bit RGB: 16-bit and float channels are scaled
+/// down, grey is replicated, and alpha is composited over [`ALPHA_BACKGROUND`].
+fn to_rgb8(image: DynamicImage) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.into_rgb8();
+    }
+    let rgba = image.into_rgba8();
+    let (width, height) = rgba.dimensions();
+    let mut rgb = RgbImage::new(width, height);
+    for (out, pixel) in rgb.pixels_mut().zip(rgba.pixels()) {
+        let alpha = u32::from(pixel[3]);
+        for channel in 0..3 {
+            let over = u32::from(pixel[channel]) * alpha;
+            let under = u32::from(ALPHA_BACKGROUND[channel]) * (255 - alpha);
+            out[channel] = ((over + under + 127) / 255) as u8;
+        }
+    }
+    rgb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, Rgba};
+
+    fn encode_png(image: &DynamicImage) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .expect("encode test PNG");
+        bytes
+    }
+
+    #[test]
+    fn empty_bytes_are_rejected() {
+        let err = decode_bytes(&[], &DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Empty));
+    }
+
+    #[test]
+    fn text_is_not_an_image() {
+        let err = decode_bytes(b"hello, this is text", &DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::UnknownFormat));
+    }
+
+    #[test]
+    fn transparent_pixels_become_background() {
+        let rgba: ImageBuffer<Rgba<u8>, _> =
+            ImageBuffer::from_fn(2, 1, |x, _| if x == 0 { Rgba([255, 0, 0, 0]) } else { Rgba([255, 0, 0, 255]) });
+        let bytes = encode_png(&DynamicImage::ImageRgba8(rgba));
+        let decoded = decode_bytes(&bytes, &DecodeLimits::default()).unwrap();
+        assert!(decoded.had_alpha);
+        assert_eq!(decoded.rgb.get_pixel(0, 0).0, ALPHA_BACKGROUND);
+        assert_eq!(decoded.rgb.get_pixel(1, 0).0, [255, 0, 0]);
+    }
+
+    #[test]
+    fn jpeg_without_end_marker_is_truncated() {
+        let image = DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, image::Rgb([9, 99, 199])));
+        let mut bytes = Vec::new();
+        image.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg).unwrap();
+        assert!(decode_bytes(&bytes, &DecodeLimits::default()).is_ok());
+        let cut = &bytes[..bytes.len() - 40];
+        let err = decode_bytes(cut, &DecodeLimits::default()).unwrap_err();
+        assert!(err.to_string().contains("ends early"), "{err}");
+        assert!(err.may_be_incomplete());
+    }
+
+    #[test]
+    fn grey_is_replicated() {
+        let grey: ImageBuffer<Luma<u8>, _> = ImageBuffer::from_pixel(1, 1, Luma([77]));
+        let decoded = decode_bytes(&encode_png(&DynamicImage::ImageLuma8(grey)), &DecodeLimits::default()).unwrap();
+        assert_eq!(decoded.rgb.get_pixel(0, 0).0, [77, 77, 77]);
+    }
+
+    #[test]
+    fn sixteen_bit_scales_to_eight() {
+        let wide: ImageBuffer<image::Rgb<u16>, _> =
+            ImageBuffer::from_pixel(1, 1, image::Rgb([200 * 257, 0, 65535]));
+        let decoded = decode_bytes(&encode_png(&DynamicImage::ImageRgb16(wide)), &DecodeLimits::default()).unwrap();
+        assert!(decoded.high_bit_depth);
+        assert_eq!(decoded.rgb.get_pixel(0, 0).0, [200, 0, 255]);
+    }
+
+    #[test]
+    fn pixel_limit_rejects_before_decoding() {
+        let small = DynamicImage::ImageRgb8(RgbImage::new(64, 64));
+        let limits = DecodeLimits {
+            max_pixels: 1000,
+            ..DecodeLimits::default()
+        };
+        let err = decode_bytes(&encode_png(&small), &limits).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { width: 64, height: 64, .. }), "{err}");
+    }
+}

@@ -1,0 +1,344 @@
+//! `facewatch scan`: score files once and print the ranking.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cli::{Cli, OutputFormat, ScanArgs};
+use crate::overlay::{self, OverlayLabel};
+use crate::pipeline::decode::{self, DecodeError, Decoded};
+use crate::pipeline::{Pipeline, StageTimings};
+use crate::ranking::{RankSettings, RankedRow, Ranking, rank};
+use crate::record::{ImageRecord, Status};
+use crate::references;
+use crate::score;
+use crate::settings::{self, Engine, Settings};
+
+/// Runs `scan`. Images that fail are rows with a reason; only setup problems (no
+/// runtime, no usable reference) are errors.
+pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
+    let settings = settings::resolve(cli, Some(&args.score))?;
+    let engine = Engine::load(&settings)?;
+    let mut pipeline = engine.pipeline(&settings.pipeline)?;
+
+    let reference_set = references::build(&mut pipeline, &args.score.references)?;
+    let mut stderr = std::io::stderr().lock();
+    for line in reference_set.report_lines() {
+        writeln!(stderr, "{line}")?;
+    }
+    drop(stderr);
+
+    let (mut files, problems) = references::expand_inputs(&args.inputs, args.score.recursive);
+    if let Some(dir) = &settings.overlays {
+        files.retain(|file| !is_inside(file, dir));
+    }
+    let mut records: Vec<ImageRecord> = problems
+        .into_iter()
+        .map(|(path, message)| ImageRecord::failed(&path, message))
+        .collect();
+    let (analysed, timings) = analyze_files(&mut pipeline, &settings, &files);
+    records.extend(analysed);
+    tracing::debug!(?timings, "stage totals");
+
+    let ranking = rank(&records, &reference_set.mean, &settings.rank);
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.format {
+        OutputFormat::Table => write_table(&mut stdout, &records, &ranking, &settings.rank),
+        OutputFormat::Csv => write_csv(&mut stdout, &records, &ranking, &settings.rank, &reference_set.mean),
+        OutputFormat::Jsonl => write_jsonl(&mut stdout, &records, &ranking, &settings.rank, &reference_set.mean),
+    };
+    match written {
+        // A closed pipe (`facewatch scan … | head`) is not an error.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other?,
+    }
+    drop(stdout);
+
+    let summary = summary_line(&ranking, &settings.rank);
+    if args.format == OutputFormat::Table {
+        println!("{summary}");
+    } else {
+        eprintln!("{summary}");
+    }
+    if let Some(dir) = &settings.overlays {
+        write_overlays(dir, &records, &ranking, &settings);
+    }
+    Ok(())
+}
+
+fn is_inside(file: &Path, dir: &Path) -> bool {
+    match (file.canonicalize(), dir.canonicalize()) {
+        (Ok(file), Ok(dir)) => file.starts_with(dir),
+        _ => false,
+    }
+}
+
+/// Decodes on a second thread while the models run on this one, so the two cores
+/// overlap. Returns one record per file, in the order given, and the stage totals.
+pub fn analyze_files(pipeline: &mut Pipeline, settings: &Settings, files: &[PathBuf]) -> (Vec<ImageRecord>, StageTimings) {
+    let limits = settings.pipeline.limits;
+    let (sender, receiver) = mpsc::sync_channel::<(PathBuf, Result<Decoded, DecodeError>, std::time::Duration)>(2);
+    let paths = files.to_vec();
+    let decoder = std::thread::spawn(move || {
+        for path in paths {
+            let started = Instant::now();
+            let decoded = decode::decode_file(&path, &limits);
+            if sender.send((path, decoded, started.elapsed())).is_err() {
+                break;
+            }
+        }
+    });
+
+    let show_progress = std::io::stderr().is_terminal() && files.len() > 1;
+    let mut totals = StageTimings::default();
+    let mut records = Vec::with_capacity(files.len());
+    for (done, (path, decoded, decode_time)) in receiver.into_iter().enumerate() {
+        totals.decode += decode_time;
+        let record = match decoded {
+            Err(err) => ImageRecord::failed(&path, err.to_string()),
+            Ok(decoded) => match pipeline.analyze(&decoded.rgb) {
+                Ok(analysis) => {
+                    add_timings(&mut totals, &analysis.timings);
+                    ImageRecord::from_analysis(&path, &analysis)
+                }
+                Err(err) => ImageRecord::failed(&path, format!("face models failed: {err}")),
+            },
+        };
+        if record.status == Status::Error {
+            tracing::warn!(path = %path.display(), reason = record.reason.as_deref().unwrap_or(""), "image not scored");
+        }
+        records.push(record);
+        if show_progress {
+            eprint!("\rscanned {}/{}", done + 1, files.len());
+        }
+    }
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    if decoder.join().is_err() {
+        tracing::error!("decoder thread panicked");
+    }
+    (records, totals)
+}
+
+fn add_timings(totals: &mut StageTimings, one: &StageTimings) {
+    totals.resize += one.resize;
+    totals.detect += one.detect;
+    totals.align += one.align;
+    totals.embed += one.embed;
+}
+
+/// The closing line: how many images pass and how close the closest one is.
+pub fn summary_line(ranking: &Ranking, settings: &RankSettings) -> String {
+    let scored = ranking.scored().count();
+    let unscored = ranking.rows.len() - scored;
+    let threshold = settings
+        .pass_threshold()
+        .map_or_else(|| "no threshold".to_string(), |t| format!("{} ≤ {t:.3}", settings.metric));
+    let closest = ranking
+        .closest()
+        .map_or_else(|| "no image has a face".to_string(), |d| format!("closest {d:.3}"));
+    let mut line = format!(
+        "{} of {} pass ({threshold}); {closest}",
+        ranking.passed_count(),
+        ranking.rows.len()
+    );
+    if unscored > 0 {
+        line.push_str(&format!("; {unscored} without a score"));
+    }
+    line
+}
+
+fn shown_rows(ranking: &Ranking) -> impl Iterator<Item = &RankedRow> {
+    ranking.rows.iter().filter(|row| row.kept || row.score.is_none())
+}
+
+fn fmt_opt(value: Option<f32>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+}
+
+fn write_table(out: &mut impl Write, records: &[ImageRecord], ranking: &Ranking, settings: &RankSettings) -> std::io::Result<()> {
+    let threshold = settings.model_threshold().map_or("none".to_string(), |t| format!("{t:.3}"));
+    writeln!(
+        out,
+        "metric {} (0 = identical; same person at ≤ {threshold}); NORM = distance / threshold, capped at 1",
+        settings.metric
+    )?;
+    writeln!(out, "{:>4}  {:>8}  {:>5}  {:<4}  {:>5}  {:<7}  FILE", "RANK", "DISTANCE", "NORM", "PASS", "FACES", "STATUS")?;
+    let mut rank_number = 0;
+    for row in shown_rows(ranking) {
+        let record = &records[row.record];
+        let rank_text = if row.score.is_some() {
+            rank_number += 1;
+            rank_number.to_string()
+        } else {
+            "-".to_string()
+        };
+        let pass = match row.score {
+            Some(_) if row.passed => "yes",
+            Some(_) => "no",
+            None => "-",
+        };
+        let mut note = String::new();
+        if let Some(reason) = &record.reason {
+            note = format!("  ({reason})");
+        } else if row.score.is_some_and(|score| score.not_largest) {
+            note = "  (scored face is not the largest)".to_string();
+        }
+        writeln!(
+            out,
+            "{rank_text:>4}  {:>8}  {:>5}  {pass:<4}  {:>5}  {:<7}  {}{note}",
+            fmt_opt(row.score.map(|s| s.distance)),
+            fmt_opt(row.normalized),
+            record.faces.len(),
+            record.status.as_str(),
+            record.path.display(),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_csv(
+    out: &mut impl Write,
+    records: &[ImageRecord],
+    ranking: &Ranking,
+    settings: &RankSettings,
+    reference: &[f32],
+) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    let header = [
+        "path", "status", "reason", "faces", "distance", "normalized", "metric", "threshold", "passed",
+        "scored_face", "scored_face_is_largest",
+    ];
+    writer.write_record(header)?;
+    for row in shown_rows(ranking) {
+        let json = row_json(&records[row.record], row, settings, reference);
+        writer.write_record([
+            json.path,
+            json.status.as_str().to_string(),
+            json.reason.unwrap_or_default(),
+            json.faces.to_string(),
+            json.distance.map(|d| format!("{d:.6}")).unwrap_or_default(),
+            json.normalized.map(|d| format!("{d:.6}")).unwrap_or_default(),
+            json.metric.to_string(),
+            json.threshold.map(|d| format!("{d}")).unwrap_or_default(),
+            json.passed.to_string(),
+            json.scored_face.map(|i| i.to_string()).unwrap_or_default(),
+            json.scored_face_is_largest.map(|b| b.to_string()).unwrap_or_default(),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+fn write_jsonl(
+    out: &mut impl Write,
+    records: &[ImageRecord],
+    ranking: &Ranking,
+    settings: &RankSettings,
+    reference: &[f32],
+) -> std::io::Result<()> {
+    for row in shown_rows(ranking) {
+        let json = row_json(&records[row.record], row, settings, reference);
+        serde_json::to_writer(&mut *out, &json)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// One image in `jsonl` and `csv` output.
+#[derive(Debug, Serialize)]
+pub struct RowJson {
+    pub path: String,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub faces: usize,
+    pub distance: Option<f32>,
+    pub normalized: Option<f32>,
+    pub metric: &'static str,
+    pub threshold: Option<f32>,
+    pub passed: bool,
+    pub scored_face: Option<usize>,
+    pub scored_face_is_largest: Option<bool>,
+    pub width: u32,
+    pub height: u32,
+    pub face_list: Vec<FaceJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FaceJson {
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    pub landmarks: [[f32; 2]; 5],
+    pub score: f32,
+    pub distance: Option<f32>,
+    pub detected_at: [u32; 2],
+}
+
+pub fn row_json(record: &ImageRecord, row: &RankedRow, settings: &RankSettings, reference: &[f32]) -> RowJson {
+    RowJson {
+        path: record.path.display().to_string(),
+        status: record.status,
+        reason: record.reason.clone(),
+        faces: record.faces.len(),
+        distance: row.score.map(|s| s.distance),
+        normalized: row.normalized,
+        metric: settings.metric.name(),
+        threshold: settings.pass_threshold(),
+        passed: row.passed,
+        scored_face: row.score.map(|s| s.face),
+        scored_face_is_largest: row.score.map(|s| !s.not_largest),
+        width: record.width,
+        height: record.height,
+        face_list: record
+            .faces
+            .iter()
+            .map(|face| FaceJson {
+                bbox: face.detection.bbox,
+                landmarks: face.detection.landmarks,
+                score: face.detection.score,
+                distance: Some(score::distance(settings.metric, &face.embedding, reference)),
+                detected_at: face.detected_at,
+            })
+            .collect(),
+    }
+}
+
+fn write_overlays(
+    dir: &Path,
+    records: &[ImageRecord],
+    ranking: &Ranking,
+    settings: &Settings,
+) {
+    let mut written = 0;
+    let mut failed = 0;
+    for row in ranking.kept_scored() {
+        let record = &records[row.record];
+        let Some(score) = row.score else { continue };
+        let result = decode::decode_file(&record.path, &settings.pipeline.limits)
+            .map_err(anyhow::Error::from)
+            .and_then(|decoded| {
+                let label = OverlayLabel {
+                    distance: score.distance,
+                    normalized: row.normalized.unwrap_or(1.0),
+                    passed: row.passed,
+                };
+                let image = overlay::render(&decoded.rgb, record.faces.get(score.face), &label);
+                let name = overlay::file_name(&record.path, settings.rank.metric.name(), Some(score.distance));
+                overlay::save_atomic(&image, dir, &name).with_context(|| format!("cannot write overlay into {}", dir.display()))
+            });
+        match result {
+            Ok(_) => written += 1,
+            Err(err) => {
+                failed += 1;
+                eprintln!("overlay for {} not written: {err:#}", record.path.display());
+            }
+        }
+    }
+    let failures = if failed > 0 { format!(", {failed} failed") } else { String::new() };
+    eprintln!("overlays: {written} written to {}{failures}", dir.display());
+}
