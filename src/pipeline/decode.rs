@@ -84,8 +84,90 @@ pub fn decode_bytes(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, Deco
                 .to_string(),
         });
     }
+    if format == ImageFormat::Jpeg {
+        return decode_jpeg(bytes, limits);
+    }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     decode_reader(reader, format, limits)
+}
+
+fn jpeg_error(message: impl Into<String>) -> DecodeError {
+    DecodeError::Decode {
+        format: "JPEG".to_string(),
+        message: message.into(),
+    }
+}
+
+/// Decodes a JPEG with libjpeg-turbo's decoder (through `mozjpeg`, built from source
+/// without SIMD), the decoder OpenCV uses, so pixels and therefore distances match
+/// OpenCV's exactly. The `image` crate's own JPEG decoder differs by up to 5 levels
+/// on some pixels. CMYK and YCCK files are converted as OpenCV converts them.
+fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeError> {
+    // The EXIF orientation comes from the `image` crate's header parser.
+    let orientation = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes))
+        .and_then(|mut decoder| decoder.orientation())
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    // libjpeg reports errors by unwinding (without running the panic hook).
+    let decoded = std::panic::catch_unwind(|| decode_jpeg_pixels(bytes, limits))
+        .map_err(|payload| {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
+                .unwrap_or_else(|| "corrupt data".to_string());
+            jpeg_error(message)
+        })??;
+    let mut image = DynamicImage::ImageRgb8(decoded);
+    image.apply_orientation(orientation);
+    Ok(Decoded {
+        rgb: image.into_rgb8(),
+        format: ImageFormat::Jpeg,
+        had_alpha: false,
+        high_bit_depth: false,
+    })
+}
+
+fn decode_jpeg_pixels(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, DecodeError> {
+    use mozjpeg::{ColorSpace, Decompress};
+
+    let decompress = Decompress::new_mem(bytes).map_err(|err| jpeg_error(err.to_string()))?;
+    let (width, height) = decompress.size();
+    let (width, height) = (width as u32, height as u32);
+    check_dimensions(width, height, limits)?;
+    let cmyk = matches!(decompress.color_space(), ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK);
+    let target = if cmyk { ColorSpace::JCS_CMYK } else { ColorSpace::JCS_RGB };
+    let mut started = decompress
+        .to_colorspace(target)
+        .map_err(|err| jpeg_error(err.to_string()))?;
+    let pixels: Vec<u8> = started.read_scanlines::<u8>().map_err(|err| jpeg_error(err.to_string()))?;
+    started.finish().map_err(|err| jpeg_error(err.to_string()))?;
+    let rgb = if cmyk { cmyk_to_rgb(&pixels) } else { pixels };
+    RgbImage::from_raw(width, height, rgb).ok_or_else(|| jpeg_error("decoder returned a short pixel buffer"))
+}
+
+/// Converts Adobe-style (inverted) CMYK to RGB with OpenCV's integer formula:
+/// each channel is `k - ((255 - c) * k >> 8)`.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for pixel in cmyk.chunks_exact(4) {
+        let k = i32::from(pixel[3]);
+        for &channel in &pixel[..3] {
+            rgb.push((k - (((255 - i32::from(channel)) * k) >> 8)) as u8);
+        }
+    }
+    rgb
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &DecodeLimits) -> Result<(), DecodeError> {
+    let too_many = u64::from(width) * u64::from(height) > limits.max_pixels;
+    if too_many || width > limits.max_side || height > limits.max_side || width == 0 || height == 0 {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            limit: format!("{} pixels and {} px a side", limits.max_pixels, limits.max_side),
+        });
+    }
+    Ok(())
 }
 
 /// True when an end-of-image marker (FF D9) follows the last start-of-scan marker
@@ -115,13 +197,7 @@ fn decode_reader<R: BufRead + Seek>(
 
     let mut decoder = reader.into_decoder().map_err(as_decode_error)?;
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > limits.max_pixels || width == 0 || height == 0 {
-        return Err(DecodeError::TooLarge {
-            width,
-            height,
-            limit: format!("{} pixels", limits.max_pixels),
-        });
-    }
+    check_dimensions(width, height, limits)?;
     let orientation = decoder.orientation().map_err(as_decode_error)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(as_decode_error)?;
     image.apply_orientation(orientation);
