@@ -109,7 +109,7 @@ pub fn analyze_files(pipeline: &mut Pipeline, settings: &Settings, files: &[Path
             },
         };
         if record.status == Status::Error {
-            tracing::warn!(path = %path.display(), reason = record.reason.as_deref().unwrap_or(""), "image not scored");
+            tracing::info!(path = %path.display(), reason = record.reason.as_deref().unwrap_or(""), "image not scored");
         }
         records.push(record);
         if show_progress {
