@@ -66,7 +66,7 @@ pub struct ScoreArgs {
     pub detect_size: Option<DetectSize>,
 
     /// Take face crops from the detector's copy or from the original pixels
-    /// [default: detection].
+    /// [default: original].
     #[arg(long, value_enum)]
     pub align_from: Option<AlignFrom>,
 

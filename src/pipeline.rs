@@ -95,7 +95,7 @@ impl Default for PipelineOptions {
         Self {
             detect_size: DetectSize::LongSide(640),
             detector: DetectorParams::default(),
-            align_source: AlignSource::Detection,
+            align_source: AlignSource::Original,
             limits: DecodeLimits::default(),
             intra_threads: 1,
         }
