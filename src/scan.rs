@@ -257,9 +257,12 @@ pub struct RowJson {
     pub status: Status,
     pub reason: Option<String>,
     pub faces: usize,
+    #[serde(serialize_with = "shortest_decimal")]
     pub distance: Option<f32>,
+    #[serde(serialize_with = "shortest_decimal")]
     pub normalized: Option<f32>,
     pub metric: &'static str,
+    #[serde(serialize_with = "shortest_decimal")]
     pub threshold: Option<f32>,
     pub passed: bool,
     pub scored_face: Option<usize>,
@@ -275,8 +278,21 @@ pub struct FaceJson {
     pub bbox: [f32; 4],
     pub landmarks: [[f32; 2]; 5],
     pub score: f32,
+    #[serde(serialize_with = "shortest_decimal")]
     pub distance: Option<f32>,
     pub detected_at: [u32; 2],
+}
+
+/// Writes an f32 with its shortest decimal form (0.637, not 0.6370000243186951), which
+/// is what widening to f64 would otherwise print.
+fn shortest_decimal<S: serde::Serializer>(value: &Option<f32>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) if value.is_finite() => {
+            let widened: f64 = value.to_string().parse().unwrap_or(f64::from(*value));
+            serializer.serialize_some(&widened)
+        }
+        _ => serializer.serialize_none(),
+    }
 }
 
 pub fn row_json(record: &ImageRecord, row: &RankedRow, settings: &RankSettings, reference: &[f32]) -> RowJson {
