@@ -3,13 +3,14 @@
 
 ONNX Runtime 1.32 rejects YuNet's rank-1 bias DequantizeLinear nodes (a one-element
 scale with a block size), and SFace lists its weights as graph inputs, which blocks
-constant folding. This script computes every constant DequantizeLinear offline
-(the ONNX definition: (int32(q) - int32(zero_point)) * scale, with the scale and zero
-point repeated block_size times along the axis), stores the float32 result as an
-initializer, drops the now unused initializers and the fake graph inputs, and raises
-the IR version to 10 as opset 21 requires. Options make YuNet's height and width and
-SFace's batch dynamic, and rewrite PRelu(x, a) as Relu(x) + a * Min(x, 0), which is
-exact (one of the two terms is always an exact zero) and faster in ONNX Runtime.
+constant folding. This script evaluates every constant DequantizeLinear offline with
+the ONNX definition, (int32(q) - int32(zero_point)) * scale, where the scale and zero
+point are repeated block_size times along the axis. It stores each result as a float32
+initializer, drops the initializers and fake graph inputs nothing uses any more, and
+raises the IR version to 10, as opset 21 requires. It also makes YuNet's height and
+width and SFace's batch dynamic, and rewrites PRelu(x, a) as Relu(x) + a * Min(x, 0).
+That rewrite is exact, because one of the two terms is always exactly zero, and it is
+faster in ONNX Runtime.
 
 Maintainer tool only: facewatch never runs Python. Usage:
     python3 models/convert.py SRC_YUNET SRC_SFACE OUT_DIR
@@ -86,7 +87,7 @@ def fold_dequantize(model):
         removed.append(node)
         users = consumers.get(output, [])
         # A weight flattened for blocked quantisation is followed by a Reshape with a
-        # constant shape: apply it here and take over the Reshape's output name.
+        # constant shape. Apply it here and take over the Reshape's output name.
         if len(users) == 1 and users[0].op_type == "Reshape" and users[0].input[1] in inits:
             reshape = users[0]
             shape = numpy_helper.to_array(inits[reshape.input[1]])
@@ -164,7 +165,7 @@ def convert_yunet(src, out_dir):
     folded = fold_dequantize(model)
     drop_unused(model)
     set_dims(model.graph.input[0], {2: "height", 3: "width"})
-    # The outputs are reshaped to [1, anchors, k]: the anchor count depends on the size.
+    # The outputs are reshaped to [1, anchors, k], and the anchor count depends on the size.
     for out in model.graph.output:
         stride = out.name.split("_")[-1]
         set_dims(out, {1: f"anchors_{stride}"})
