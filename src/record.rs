@@ -58,7 +58,7 @@ impl ImageRecord {
                 .iter()
                 .map(|[width, height]| format!("{width}×{height}"))
                 .collect();
-            (Status::NoFace, Some(format!("no face found (detector ran at {})", sizes.join(", "))))
+            (Status::NoFace, Some(format!("no face found at detection sizes {}", sizes.join(", "))))
         } else {
             (Status::Ok, None)
         };

@@ -49,7 +49,7 @@ fn table_ranks_matches_first() {
     for line in &lines[7..9] {
         assert!(line.contains("biden_") && line.contains(" no "), "{line}");
     }
-    assert!(stdout.contains("no_face  tests/photos/images/cat.png  (no face found"), "{stdout}");
+    assert!(stdout.contains("no_face  tests/photos/images/cat.png  (no face found at detection sizes"), "{stdout}");
     assert!(stdout.contains("error    tests/photos/images/zero_bytes.jpg  (empty file"), "{stdout}");
     let summary = stdout.lines().last().expect("summary");
     assert!(summary.starts_with("5 of 14 pass (cosine ≤ 0.637); closest 0.0"), "{summary}");
