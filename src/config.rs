@@ -38,7 +38,10 @@ pub struct ConfigFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -83,7 +86,8 @@ pub fn load(explicit: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>), Co
 /// Parses config text. Errors name the line, column and key, as the TOML parser reports
 /// them.
 pub fn parse(text: &str) -> Result<ConfigFile, String> {
-    let config: ConfigFile = toml::from_str(text).map_err(|err| err.to_string().trim_end().to_string())?;
+    let config: ConfigFile =
+        toml::from_str(text).map_err(|err| err.to_string().trim_end().to_string())?;
     for (model, metrics) in &config.thresholds {
         for (metric, value) in metrics {
             if Metric::from_name(metric).is_none() {
@@ -92,7 +96,9 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
                 ));
             }
             if !(value.is_finite() && *value > 0.0) {
-                return Err(format!("thresholds.{model}.{metric} must be a positive number, got {value}"));
+                return Err(format!(
+                    "thresholds.{model}.{metric} must be a positive number, got {value}"
+                ));
             }
         }
     }

@@ -23,8 +23,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     match &settings.config_path {
         Some(path) => writeln!(report, "config: {} (ok)", path.display())?,
         None => {
-            let default = crate::config::config_path(None).map(|(path, _)| path.display().to_string());
-            writeln!(report, "config: none (defaults; would read {})", default.unwrap_or_default())?
+            let default =
+                crate::config::config_path(None).map(|(path, _)| path.display().to_string());
+            writeln!(
+                report,
+                "config: none (defaults; would read {})",
+                default.unwrap_or_default()
+            )?
         }
     }
 
@@ -54,7 +59,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Ok(files) => {
             writeln!(report, "models: {}", files.dir.display())?;
             for model in [DETECTOR, RECOGNIZER] {
-                writeln!(report, "  {} sha256 {} (verified) — {}", model.file_name, model.sha256, model.description)?;
+                writeln!(
+                    report,
+                    "  {} sha256 {} (verified) — {}",
+                    model.file_name, model.sha256, model.description
+                )?;
             }
         }
         Err(err) => {
@@ -68,7 +77,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             Ok(mut pipeline) => {
                 let probe = image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]));
                 match pipeline.analyze(&probe) {
-                    Ok(_) => writeln!(report, "sessions: both models load and run (checked on a blank 64×64 image)")?,
+                    Ok(_) => writeln!(
+                        report,
+                        "sessions: both models load and run (checked on a blank 64×64 image)"
+                    )?,
                     Err(err) => {
                         problems += 1;
                         writeln!(report, "sessions: ERROR {err}")?;
@@ -87,7 +99,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         settings.rank.model,
         crate::score::Metric::ALL
             .iter()
-            .map(|metric| format!("{metric} {}", settings.rank.thresholds.get(&settings.rank.model, *metric).map_or("-".to_string(), |t| t.to_string())))
+            .map(|metric| format!(
+                "{metric} {}",
+                settings
+                    .rank
+                    .thresholds
+                    .get(&settings.rank.model, *metric)
+                    .map_or("-".to_string(), |t| t.to_string())
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     )?;

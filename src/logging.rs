@@ -34,7 +34,8 @@ pub fn init_stderr() {
 /// Logs to the log file through a background writer. Keep the guard alive until the
 /// program ends, or the last lines are lost.
 pub fn init_file() -> anyhow::Result<(WorkerGuard, PathBuf)> {
-    let path = log_file_path().ok_or_else(|| anyhow::anyhow!("cannot find a home folder for the log file"))?;
+    let path = log_file_path()
+        .ok_or_else(|| anyhow::anyhow!("cannot find a home folder for the log file"))?;
     let dir = path.parent().map(PathBuf::from).unwrap_or_default();
     std::fs::create_dir_all(&dir)
         .map_err(|err| anyhow::anyhow!("cannot create the log folder {}: {err}", dir.display()))?;

@@ -38,15 +38,24 @@ pub struct ModelFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelFileError {
-    #[error("model folder not found; looked in: {0}. Pass --models DIR or set `models_dir` in the config")]
+    #[error(
+        "model folder not found; looked in: {0}. Pass --models DIR or set `models_dir` in the config"
+    )]
     NoFolder(String),
     #[error("cannot read model {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "model {path} is corrupted or not the bundled version: SHA-256 is {actual}, expected {expected}. \
          Restore it with `git checkout -- models/` (or reinstall facewatch)"
     )]
-    Digest { path: PathBuf, actual: String, expected: String },
+    Digest {
+        path: PathBuf,
+        actual: String,
+        expected: String,
+    },
 }
 
 /// Folders searched for the models, in order: `explicit` (flag or config), `models/`
@@ -57,7 +66,10 @@ pub fn search_dirs(explicit: Option<&Path>) -> Vec<PathBuf> {
         return vec![dir.to_path_buf()];
     }
     let mut dirs = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
         dirs.push(exe_dir.join("models"));
         dirs.push(exe_dir.join("../share/facewatch/models"));
     }
@@ -69,7 +81,9 @@ pub fn search_dirs(explicit: Option<&Path>) -> Vec<PathBuf> {
 pub fn find_dir(explicit: Option<&Path>) -> Result<PathBuf, ModelFileError> {
     let dirs = search_dirs(explicit);
     dirs.iter()
-        .find(|dir| dir.join(DETECTOR.file_name).is_file() && dir.join(RECOGNIZER.file_name).is_file())
+        .find(|dir| {
+            dir.join(DETECTOR.file_name).is_file() && dir.join(RECOGNIZER.file_name).is_file()
+        })
         .cloned()
         .ok_or_else(|| {
             let listed: Vec<String> = dirs.iter().map(|dir| dir.display().to_string()).collect();
@@ -107,7 +121,10 @@ fn read_verified(dir: &Path, model: &BundledModel) -> Result<Vec<u8>, ModelFileE
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

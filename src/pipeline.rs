@@ -155,9 +155,21 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Loads both models into new ONNX Runtime sessions.
-    pub fn new(runtime: &Runtime, models: &ModelFiles, options: PipelineOptions) -> Result<Self, ModelError> {
-        let detector = Detector::new(new_session(runtime, &models.detector_bytes, options.intra_threads)?);
-        let embedder = Embedder::new(new_session(runtime, &models.recognizer_bytes, options.intra_threads)?);
+    pub fn new(
+        runtime: &Runtime,
+        models: &ModelFiles,
+        options: PipelineOptions,
+    ) -> Result<Self, ModelError> {
+        let detector = Detector::new(new_session(
+            runtime,
+            &models.detector_bytes,
+            options.intra_threads,
+        )?);
+        let embedder = Embedder::new(new_session(
+            runtime,
+            &models.recognizer_bytes,
+            options.intra_threads,
+        )?);
         Ok(Self {
             detector,
             embedder,
@@ -301,12 +313,18 @@ fn resize_to(image: &RgbImage, size: [u32; 2]) -> Option<RgbImage> {
         return None;
     }
     let mut target = FirImage::new(size[0], size[1], fir::PixelType::U8x3);
-    let options = fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Box));
+    let options =
+        fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Box));
     let mut resizer = fir::Resizer::new();
     if resizer.resize(image, &mut target, &options).is_err() {
         // The only failure modes are mismatched pixel types, which cannot happen for
         // two RGB8 images; fall back to the slower resize rather than lose the image.
-        return Some(image::imageops::resize(image, size[0], size[1], image::imageops::FilterType::Triangle));
+        return Some(image::imageops::resize(
+            image,
+            size[0],
+            size[1],
+            image::imageops::FilterType::Triangle,
+        ));
     }
     RgbImage::from_raw(size[0], size[1], target.into_vec())
 }
@@ -314,7 +332,11 @@ fn resize_to(image: &RgbImage, size: [u32; 2]) -> Option<RgbImage> {
 /// Creates one ONNX Runtime session with facewatch's settings: full graph
 /// optimisation, one inter-op thread, and no spin-waiting, so idle workers leave the
 /// CPU to the UI and to the decoder.
-fn new_session(runtime: &Runtime, model: &[u8], intra_threads: usize) -> Result<Session, ModelError> {
+fn new_session(
+    runtime: &Runtime,
+    model: &[u8],
+    intra_threads: usize,
+) -> Result<Session, ModelError> {
     let session = Session::builder(runtime.environment())?
         .with_optimization_level(GraphOptimizationLevel::All)?
         .with_intra_threads(intra_threads.max(1))?
@@ -344,7 +366,10 @@ mod tests {
 
     #[test]
     fn native_means_one_size() {
-        assert_eq!(detection_sizes(2000, 1000, DetectSize::Native), vec![[2000, 1000]]);
+        assert_eq!(
+            detection_sizes(2000, 1000, DetectSize::Native),
+            vec![[2000, 1000]]
+        );
     }
 
     #[test]

@@ -72,7 +72,9 @@ impl Ranking {
     }
 
     pub fn closest(&self) -> Option<f32> {
-        self.scored().next().and_then(|row| row.score.map(|score| score.distance))
+        self.scored()
+            .next()
+            .and_then(|row| row.score.map(|score| score.distance))
     }
 }
 
@@ -118,7 +120,11 @@ pub fn rank(records: &[ImageRecord], reference: &[f32], settings: &RankSettings)
 }
 
 fn compare_rows(a: &RankedRow, b: &RankedRow, records: &[ImageRecord]) -> Ordering {
-    let distance = |row: &RankedRow| row.score.map(|score| score.distance).filter(|d| !d.is_nan());
+    let distance = |row: &RankedRow| {
+        row.score
+            .map(|score| score.distance)
+            .filter(|d| !d.is_nan())
+    };
     match (distance(a), distance(b)) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => Ordering::Less,
@@ -195,7 +201,10 @@ mod tests {
     fn closest_first_ties_by_path_failures_last() {
         let records = records();
         let ranking = rank(&records, &[0.0, 0.0], &settings(None, 0));
-        assert_eq!(order(&ranking, &records), ["b.png", "c.png", "a.png", "broken.png"]);
+        assert_eq!(
+            order(&ranking, &records),
+            ["b.png", "c.png", "a.png", "broken.png"]
+        );
         assert!(ranking.rows[..3].iter().all(|row| row.kept));
         assert!(!ranking.rows[3].kept);
     }

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::pipeline::{Analysis, AnalyzeError, Face};
 use crate::pipeline::decode::Decoded;
+use crate::pipeline::{Analysis, AnalyzeError, Face};
 
 /// Whether an image could be scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -44,7 +44,10 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     /// Builds the record from the outcome of [`crate::pipeline::Pipeline::analyze_path`].
-    pub fn from_outcome(path: &Path, outcome: &Result<(Decoded, Analysis), AnalyzeError>) -> ImageRecord {
+    pub fn from_outcome(
+        path: &Path,
+        outcome: &Result<(Decoded, Analysis), AnalyzeError>,
+    ) -> ImageRecord {
         match outcome {
             Ok((_, analysis)) => ImageRecord::from_analysis(path, analysis),
             Err(err) => ImageRecord::failed(path, err.to_string()),
@@ -58,7 +61,13 @@ impl ImageRecord {
                 .iter()
                 .map(|[width, height]| format!("{width}×{height}"))
                 .collect();
-            (Status::NoFace, Some(format!("no face found at detection sizes {}", sizes.join(", "))))
+            (
+                Status::NoFace,
+                Some(format!(
+                    "no face found at detection sizes {}",
+                    sizes.join(", ")
+                )),
+            )
         } else {
             (Status::Ok, None)
         };

@@ -1,5 +1,6 @@
 //! The reference photos: finding them, embedding their largest face, and the mean.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::pipeline::Pipeline;
@@ -7,7 +8,9 @@ use crate::score::mean_embedding;
 
 /// File extensions taken as images when a folder is listed. Files named explicitly are
 /// read whatever their extension.
-pub const IMAGE_EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "jfif"];
+pub const IMAGE_EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "jfif",
+];
 
 /// True for a file name facewatch treats as an image when listing a folder: a known
 /// extension, not hidden, and not a temporary or partial download.
@@ -22,14 +25,20 @@ pub fn is_image_name(path: &Path) -> bool {
     if name.starts_with('.') || name.ends_with('~') {
         return false;
     }
-    let extension = path.extension().and_then(|ext| ext.to_str()).map(str::to_lowercase);
+    let extension = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .map(str::to_lowercase);
     extension.is_some_and(|ext| IMAGE_EXTENSIONS.contains(&ext.as_str()))
 }
 
 /// Expands files and folders into a sorted list of image files. A folder contributes the
 /// images directly inside it (and below it when `recursive`). Problems with the
 /// arguments themselves come back as `(path, message)` pairs.
-pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub fn expand_inputs(
+    inputs: &[PathBuf],
+    recursive: bool,
+) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for input in inputs {
@@ -37,7 +46,8 @@ pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> (Vec<PathBuf>, Vec<
             Err(err) => problems.push((input.clone(), format!("cannot open: {err}"))),
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
-                collect_dir(input, recursive, &mut files, &mut problems, 0);
+                let mut visited = HashSet::new();
+                collect_dir(input, recursive, &mut files, &mut problems, &mut visited);
                 if files.len() == before {
                     problems.push((input.clone(), "folder contains no images".to_string()));
                 }
@@ -50,16 +60,21 @@ pub fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> (Vec<PathBuf>, Vec<
     (files, problems)
 }
 
-/// Deepest folder level followed with `recursive`, which also stops symlink loops.
-const MAX_DEPTH: usize = 32;
-
+/// Lists one folder, and its subfolders when `recursive`. Symlinked folders are
+/// followed once: `visited` holds the canonical paths already listed, which stops
+/// symlink loops.
 fn collect_dir(
     dir: &Path,
     recursive: bool,
     files: &mut Vec<PathBuf>,
     problems: &mut Vec<(PathBuf, String)>,
-    depth: usize,
+    visited: &mut HashSet<PathBuf>,
 ) {
+    if let Ok(canonical) = dir.canonicalize()
+        && !visited.insert(canonical)
+    {
+        return;
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) => {
@@ -74,8 +89,8 @@ fn collect_dir(
             .is_some_and(|name| name.to_string_lossy().starts_with('.'));
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => {
-                if recursive && !is_hidden && depth < MAX_DEPTH {
-                    collect_dir(&path, recursive, files, problems, depth + 1);
+                if recursive && !is_hidden {
+                    collect_dir(&path, recursive, files, problems, visited);
                 }
             }
             Ok(_) if is_image_name(&path) => files.push(path),
@@ -102,14 +117,19 @@ pub enum ReferenceStatus {
 
 impl ReferenceStatus {
     pub fn is_used(&self) -> bool {
-        matches!(self, ReferenceStatus::Used | ReferenceStatus::UsedLargestOf(_))
+        matches!(
+            self,
+            ReferenceStatus::Used | ReferenceStatus::UsedLargestOf(_)
+        )
     }
 
     /// A one-line description for diagnostics.
     pub fn describe(&self) -> String {
         match self {
             ReferenceStatus::Used => "face found, used".to_string(),
-            ReferenceStatus::UsedLargestOf(count) => format!("{count} faces found, used the largest"),
+            ReferenceStatus::UsedLargestOf(count) => {
+                format!("{count} faces found, used the largest")
+            }
             ReferenceStatus::NoFace(reason) => format!("NOT USED: {reason}"),
             ReferenceStatus::Unreadable(reason) => format!("NOT USED: {reason}"),
         }
@@ -131,7 +151,10 @@ pub struct ReferenceSet {
 
 impl ReferenceSet {
     pub fn used_count(&self) -> usize {
-        self.photos.iter().filter(|photo| photo.status.is_used()).count()
+        self.photos
+            .iter()
+            .filter(|photo| photo.status.is_used())
+            .count()
     }
 
     pub fn unused(&self) -> impl Iterator<Item = &ReferencePhoto> {
@@ -146,7 +169,11 @@ impl ReferenceSet {
             self.photos.len()
         )];
         for photo in &self.photos {
-            lines.push(format!("  {}: {}", photo.path.display(), photo.status.describe()));
+            lines.push(format!(
+                "  {}: {}",
+                photo.path.display(),
+                photo.status.describe()
+            ));
         }
         lines
     }
@@ -226,9 +253,31 @@ mod tests {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
         let (files, problems) = expand_inputs(&[dir.path().to_path_buf()], false);
-        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names, ["a.jpg", "b.png"]);
         assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn symlink_loop_is_listed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("a.png"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path(), sub.join("loop")).unwrap();
+        let (files, problems) = expand_inputs(&[dir.path().to_path_buf()], true);
+        assert_eq!(files, vec![sub.join("a.png")]);
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn non_utf8_name_is_an_image() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.png");
+        assert!(is_image_name(Path::new(name)));
     }
 
     #[test]

@@ -127,7 +127,11 @@ fn fix_hint() -> String {
 
 fn try_load(path: &Path, source: LibrarySource) -> Result<Runtime, String> {
     let version = library_version(path)?;
-    let minor = version.split('.').nth(1).and_then(|minor| minor.parse::<u32>().ok()).unwrap_or(0);
+    let minor = version
+        .split('.')
+        .nth(1)
+        .and_then(|minor| minor.parse::<u32>().ok())
+        .unwrap_or(0);
     if minor < MIN_MINOR_VERSION {
         return Err(format!(
             "version {version} is too old: facewatch needs ONNX Runtime 1.{MIN_MINOR_VERSION} or newer \
@@ -158,13 +162,21 @@ fn try_load(path: &Path, source: LibrarySource) -> Result<Runtime, String> {
 
 /// Sends ONNX Runtime's own messages to the log file instead of stderr, where they would
 /// draw over the dashboard.
-fn forward_ort_log(level: ort::logging::LogLevel, category: &str, id: &str, location: &str, message: &str) {
+fn forward_ort_log(
+    level: ort::logging::LogLevel,
+    category: &str,
+    id: &str,
+    location: &str,
+    message: &str,
+) {
     use ort::logging::LogLevel;
     match level {
         LogLevel::Verbose | LogLevel::Info => {
             tracing::debug!(target: "onnxruntime", category, id, location, "{message}")
         }
-        LogLevel::Warning => tracing::warn!(target: "onnxruntime", category, id, location, "{message}"),
+        LogLevel::Warning => {
+            tracing::warn!(target: "onnxruntime", category, id, location, "{message}")
+        }
         LogLevel::Error | LogLevel::Fatal => {
             tracing::error!(target: "onnxruntime", category, id, location, "{message}")
         }
@@ -181,8 +193,11 @@ fn library_version(path: &Path) -> Result<String, String> {
     // static table whose `GetVersionString` returns a static NUL-terminated string, as
     // the ONNX Runtime C API documents. Nothing outlives `library`.
     unsafe {
-        let library = libloading::Library::new(path).map_err(|err| format!("cannot load: {err}"))?;
-        let get_api_base: libloading::Symbol<unsafe extern "system" fn() -> *const ort::sys::OrtApiBase> = library
+        let library =
+            libloading::Library::new(path).map_err(|err| format!("cannot load: {err}"))?;
+        let get_api_base: libloading::Symbol<
+            unsafe extern "system" fn() -> *const ort::sys::OrtApiBase,
+        > = library
             .get(b"OrtGetApiBase")
             .map_err(|_| "not an ONNX Runtime library (no OrtGetApiBase symbol)".to_string())?;
         let base = get_api_base();
@@ -193,7 +208,9 @@ fn library_version(path: &Path) -> Result<String, String> {
         if version.is_null() {
             return Err("GetVersionString returned null".to_string());
         }
-        Ok(std::ffi::CStr::from_ptr(version).to_string_lossy().into_owned())
+        Ok(std::ffi::CStr::from_ptr(version)
+            .to_string_lossy()
+            .into_owned())
     }
 }
 
@@ -222,15 +239,19 @@ pub fn provisioned_dir() -> PathBuf {
 /// the error lists them.
 fn candidates() -> Vec<(PathBuf, LibrarySource)> {
     let mut list = Vec::new();
-    let push_dir = |dir: PathBuf, source: LibrarySource, list: &mut Vec<(PathBuf, LibrarySource)>| {
-        let names = library_names_in(&dir);
-        if names.is_empty() {
-            list.push((dir.join("libonnxruntime.so"), source));
-        } else {
-            list.extend(names.into_iter().map(|path| (path, source)));
-        }
-    };
-    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+    let push_dir =
+        |dir: PathBuf, source: LibrarySource, list: &mut Vec<(PathBuf, LibrarySource)>| {
+            let names = library_names_in(&dir);
+            if names.is_empty() {
+                list.push((dir.join("libonnxruntime.so"), source));
+            } else {
+                list.extend(names.into_iter().map(|path| (path, source)));
+            }
+        };
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
         push_dir(dir, LibrarySource::BesideExecutable, &mut list);
     }
     push_dir(provisioned_dir(), LibrarySource::Provisioned, &mut list);

@@ -48,8 +48,20 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
         OutputFormat::Table => write_table(&mut stdout, &records, &ranking, &settings.rank),
-        OutputFormat::Csv => write_csv(&mut stdout, &records, &ranking, &settings.rank, &reference_set.mean),
-        OutputFormat::Jsonl => write_jsonl(&mut stdout, &records, &ranking, &settings.rank, &reference_set.mean),
+        OutputFormat::Csv => write_csv(
+            &mut stdout,
+            &records,
+            &ranking,
+            &settings.rank,
+            &reference_set.mean,
+        ),
+        OutputFormat::Jsonl => write_jsonl(
+            &mut stdout,
+            &records,
+            &ranking,
+            &settings.rank,
+            &reference_set.mean,
+        ),
     };
     match written {
         // A closed pipe (`facewatch scan … | head`) is not an error.
@@ -79,9 +91,14 @@ fn is_inside(file: &Path, dir: &Path) -> bool {
 
 /// Decodes on a second thread while the models run on this one, so the two cores
 /// overlap. Returns one record per file, in the order given, and the stage totals.
-pub fn analyze_files(pipeline: &mut Pipeline, settings: &Settings, files: &[PathBuf]) -> (Vec<ImageRecord>, StageTimings) {
+pub fn analyze_files(
+    pipeline: &mut Pipeline,
+    settings: &Settings,
+    files: &[PathBuf],
+) -> (Vec<ImageRecord>, StageTimings) {
     let limits = settings.pipeline.limits;
-    let (sender, receiver) = mpsc::sync_channel::<(PathBuf, Result<Decoded, DecodeError>, std::time::Duration)>(2);
+    let (sender, receiver) =
+        mpsc::sync_channel::<(PathBuf, Result<Decoded, DecodeError>, std::time::Duration)>(2);
     let paths = files.to_vec();
     let decoder = std::thread::spawn(move || {
         for path in paths {
@@ -136,12 +153,14 @@ fn add_timings(totals: &mut StageTimings, one: &StageTimings) {
 pub fn summary_line(ranking: &Ranking, settings: &RankSettings) -> String {
     let scored = ranking.scored().count();
     let unscored = ranking.rows.len() - scored;
-    let threshold = settings
-        .pass_threshold()
-        .map_or_else(|| "no threshold".to_string(), |t| format!("{} ≤ {t:.3}", settings.metric));
-    let closest = ranking
-        .closest()
-        .map_or_else(|| "no image has a face".to_string(), |d| format!("closest {d:.3}"));
+    let threshold = settings.pass_threshold().map_or_else(
+        || "no threshold".to_string(),
+        |t| format!("{} ≤ {t:.3}", settings.metric),
+    );
+    let closest = ranking.closest().map_or_else(
+        || "no image has a face".to_string(),
+        |d| format!("closest {d:.3}"),
+    );
     let mut line = format!(
         "{} of {} pass ({threshold}); {closest}",
         ranking.passed_count(),
@@ -154,21 +173,35 @@ pub fn summary_line(ranking: &Ranking, settings: &RankSettings) -> String {
 }
 
 fn shown_rows(ranking: &Ranking) -> impl Iterator<Item = &RankedRow> {
-    ranking.rows.iter().filter(|row| row.kept || row.score.is_none())
+    ranking
+        .rows
+        .iter()
+        .filter(|row| row.kept || row.score.is_none())
 }
 
 fn fmt_opt(value: Option<f32>) -> String {
     value.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
 }
 
-fn write_table(out: &mut impl Write, records: &[ImageRecord], ranking: &Ranking, settings: &RankSettings) -> std::io::Result<()> {
-    let threshold = settings.model_threshold().map_or("none".to_string(), |t| format!("{t:.3}"));
+fn write_table(
+    out: &mut impl Write,
+    records: &[ImageRecord],
+    ranking: &Ranking,
+    settings: &RankSettings,
+) -> std::io::Result<()> {
+    let threshold = settings
+        .model_threshold()
+        .map_or("none".to_string(), |t| format!("{t:.3}"));
     writeln!(
         out,
         "metric {} (0 = identical; same person at ≤ {threshold}); NORM = distance / threshold, capped at 1",
         settings.metric
     )?;
-    writeln!(out, "{:>4}  {:>8}  {:>5}  {:<4}  {:>5}  {:<7}  FILE", "RANK", "DISTANCE", "NORM", "PASS", "FACES", "STATUS")?;
+    writeln!(
+        out,
+        "{:>4}  {:>8}  {:>5}  {:<4}  {:>5}  {:<7}  FILE",
+        "RANK", "DISTANCE", "NORM", "PASS", "FACES", "STATUS"
+    )?;
     let mut rank_number = 0;
     for row in shown_rows(ranking) {
         let record = &records[row.record];
@@ -211,8 +244,17 @@ fn write_csv(
 ) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     let header = [
-        "path", "status", "reason", "faces", "distance", "normalized", "metric", "threshold", "passed",
-        "scored_face", "scored_face_is_largest",
+        "path",
+        "status",
+        "reason",
+        "faces",
+        "distance",
+        "normalized",
+        "metric",
+        "threshold",
+        "passed",
+        "scored_face",
+        "scored_face_is_largest",
     ];
     writer.write_record(header)?;
     for row in shown_rows(ranking) {
@@ -223,12 +265,16 @@ fn write_csv(
             json.reason.unwrap_or_default(),
             json.faces.to_string(),
             json.distance.map(|d| format!("{d:.6}")).unwrap_or_default(),
-            json.normalized.map(|d| format!("{d:.6}")).unwrap_or_default(),
+            json.normalized
+                .map(|d| format!("{d:.6}"))
+                .unwrap_or_default(),
             json.metric.to_string(),
             json.threshold.map(|d| format!("{d}")).unwrap_or_default(),
             json.passed.to_string(),
             json.scored_face.map(|i| i.to_string()).unwrap_or_default(),
-            json.scored_face_is_largest.map(|b| b.to_string()).unwrap_or_default(),
+            json.scored_face_is_largest
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
         ])?;
     }
     writer.flush()?;
@@ -285,7 +331,10 @@ pub struct FaceJson {
 
 /// Writes an f32 with its shortest decimal form (0.637, not 0.6370000243186951), which
 /// is what widening to f64 would otherwise print.
-fn shortest_decimal<S: serde::Serializer>(value: &Option<f32>, serializer: S) -> Result<S::Ok, S::Error> {
+fn shortest_decimal<S: serde::Serializer>(
+    value: &Option<f32>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(value) if value.is_finite() => {
             let widened: f64 = value.to_string().parse().unwrap_or(f64::from(*value));
@@ -295,7 +344,12 @@ fn shortest_decimal<S: serde::Serializer>(value: &Option<f32>, serializer: S) ->
     }
 }
 
-pub fn row_json(record: &ImageRecord, row: &RankedRow, settings: &RankSettings, reference: &[f32]) -> RowJson {
+pub fn row_json(
+    record: &ImageRecord,
+    row: &RankedRow,
+    settings: &RankSettings,
+    reference: &[f32],
+) -> RowJson {
     RowJson {
         path: record.path.display().to_string(),
         status: record.status,
@@ -324,12 +378,7 @@ pub fn row_json(record: &ImageRecord, row: &RankedRow, settings: &RankSettings, 
     }
 }
 
-fn write_overlays(
-    dir: &Path,
-    records: &[ImageRecord],
-    ranking: &Ranking,
-    settings: &Settings,
-) {
+fn write_overlays(dir: &Path, records: &[ImageRecord], ranking: &Ranking, settings: &Settings) {
     let mut written = 0;
     let mut failed = 0;
     for row in ranking.kept_scored() {
@@ -344,8 +393,13 @@ fn write_overlays(
                     passed: row.passed,
                 };
                 let image = overlay::render(&decoded.rgb, record.faces.get(score.face), &label);
-                let name = overlay::file_name(&record.path, settings.rank.metric.name(), Some(score.distance));
-                overlay::save_atomic(&image, dir, &name).with_context(|| format!("cannot write overlay into {}", dir.display()))
+                let name = overlay::file_name(
+                    &record.path,
+                    settings.rank.metric.name(),
+                    Some(score.distance),
+                );
+                overlay::save_atomic(&image, dir, &name)
+                    .with_context(|| format!("cannot write overlay into {}", dir.display()))
             });
         match result {
             Ok(_) => written += 1,
@@ -355,6 +409,10 @@ fn write_overlays(
             }
         }
     }
-    let failures = if failed > 0 { format!(", {failed} failed") } else { String::new() };
+    let failures = if failed > 0 {
+        format!(", {failed} failed")
+    } else {
+        String::new()
+    };
     eprintln!("overlays: {written} written to {}{failures}", dir.display());
 }

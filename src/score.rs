@@ -5,7 +5,19 @@ use serde::{Deserialize, Serialize};
 use crate::pipeline::Face;
 
 /// How two embeddings are compared, as the `FaceEmbedDistance` node defines it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 pub enum Metric {
     /// Euclidean distance between the two unit-normalised vectors (0 to 2).
     #[serde(rename = "L2_norm")]
@@ -43,7 +55,9 @@ impl Metric {
     }
 
     pub fn from_name(name: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|metric| metric.name().eq_ignore_ascii_case(name))
+        Metric::ALL
+            .into_iter()
+            .find(|metric| metric.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -60,7 +74,10 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
         return 0.0;
     }
     let value = match metric {
-        Metric::Euclidean => euclidean(a.iter().map(|&x| f64::from(x)), b.iter().map(|&x| f64::from(x))),
+        Metric::Euclidean => euclidean(
+            a.iter().map(|&x| f64::from(x)),
+            b.iter().map(|&x| f64::from(x)),
+        ),
         Metric::L2Norm => {
             let (norm_a, norm_b) = (norm(a), norm(b));
             if norm_a == 0.0 || norm_b == 0.0 {
@@ -76,7 +93,11 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
             if norm_a == 0.0 || norm_b == 0.0 {
                 return f32::NAN;
             }
-            let dot: f64 = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+            let dot: f64 = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| f64::from(x) * f64::from(y))
+                .sum();
             1.0 - dot / (norm_a * norm_b)
         }
     };
@@ -84,7 +105,10 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn norm(v: &[f32]) -> f64 {
-    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn euclidean(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> f64 {
@@ -110,7 +134,11 @@ pub fn mean_embedding(embeddings: &[&[f32]]) -> Option<Vec<f32>> {
         }
     }
     let count = embeddings.len() as f64;
-    Some(sum.into_iter().map(|total| (total / count) as f32).collect())
+    Some(
+        sum.into_iter()
+            .map(|total| (total / count) as f32)
+            .collect(),
+    )
 }
 
 /// Which face of an image gives its score.
@@ -135,7 +163,12 @@ pub struct ImageScore {
 }
 
 /// Scores an image's faces against the reference mean. Returns `None` without faces.
-pub fn score_faces(faces: &[Face], reference: &[f32], metric: Metric, choice: FaceChoice) -> Option<ImageScore> {
+pub fn score_faces(
+    faces: &[Face],
+    reference: &[f32],
+    metric: Metric,
+    choice: FaceChoice,
+) -> Option<ImageScore> {
     let distances: Vec<f32> = faces
         .iter()
         .map(|face| distance(metric, &face.embedding, reference))

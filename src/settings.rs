@@ -43,8 +43,12 @@ fn resolve_with(
     };
     let defaults = PipelineOptions::default();
     let detector = DetectorParams {
-        score_threshold: file.score_threshold.unwrap_or(defaults.detector.score_threshold),
-        nms_threshold: file.nms_threshold.unwrap_or(defaults.detector.nms_threshold),
+        score_threshold: file
+            .score_threshold
+            .unwrap_or(defaults.detector.score_threshold),
+        nms_threshold: file
+            .nms_threshold
+            .unwrap_or(defaults.detector.nms_threshold),
         ..defaults.detector
     };
     let limits = DecodeLimits {
@@ -70,12 +74,18 @@ fn resolve_with(
         );
     }
     let rank = RankSettings {
-        metric: score.and_then(|args| args.metric).or(file.metric).unwrap_or(Metric::Cosine),
+        metric: score
+            .and_then(|args| args.metric)
+            .or(file.metric)
+            .unwrap_or(Metric::Cosine),
         model: RECOGNIZER_NAME.to_string(),
         thresholds: Thresholds::new(&file.thresholds),
         filter_threshold,
         best: score.and_then(|args| args.best).or(file.best).unwrap_or(0),
-        face: score.and_then(|args| args.face).or(file.face).unwrap_or_default(),
+        face: score
+            .and_then(|args| args.face)
+            .or(file.face)
+            .unwrap_or_default(),
     };
 
     let ort_lib = match (&cli.ort_lib, &file.ort_lib) {
@@ -86,7 +96,9 @@ fn resolve_with(
     Ok(Settings {
         pipeline,
         rank,
-        overlays: score.and_then(|args| args.overlays.clone()).or(file.overlays),
+        overlays: score
+            .and_then(|args| args.overlays.clone())
+            .or(file.overlays),
         ort_lib,
         models_dir: cli.models.clone().or(file.models_dir),
         config_path,
@@ -97,9 +109,12 @@ fn parse_detect_size(value: &toml::Value) -> anyhow::Result<DetectSize> {
     let text = match value {
         toml::Value::String(text) => text.clone(),
         toml::Value::Integer(number) => number.to_string(),
-        other => anyhow::bail!("invalid detect_size {other} in the config file: expected \"native\" or pixels"),
+        other => anyhow::bail!(
+            "invalid detect_size {other} in the config file: expected \"native\" or pixels"
+        ),
     };
-    text.parse::<DetectSize>().map_err(|message| anyhow::anyhow!("config file: {message}"))
+    text.parse::<DetectSize>()
+        .map_err(|message| anyhow::anyhow!("config file: {message}"))
 }
 
 /// The loaded runtime and models, ready to build pipelines from.

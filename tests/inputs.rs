@@ -27,12 +27,16 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 fn portrait() -> RgbImage {
     let bytes = std::fs::read(photo("obama_portrait.jpg")).expect("bundled photo");
-    decode_bytes(&bytes, &DecodeLimits::default()).expect("decode").rgb
+    decode_bytes(&bytes, &DecodeLimits::default())
+        .expect("decode")
+        .rgb
 }
 
 fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Vec::new();
-    image.write_to(&mut Cursor::new(&mut bytes), format).expect("encode");
+    image
+        .write_to(&mut Cursor::new(&mut bytes), format)
+        .expect("encode");
     bytes
 }
 
@@ -44,7 +48,8 @@ fn reference_embedding(pipeline: &mut Pipeline) -> Vec<f32> {
 }
 
 fn assert_same_face(pipeline: &mut Pipeline, path: &Path, expected: &[f32], min_cosine: f64) {
-    let analysis = analyze(pipeline, path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let analysis =
+        analyze(pipeline, path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     assert_eq!(analysis.faces.len(), 1, "{}", path.display());
     let cosine = common::cosine_similarity(&analysis.faces[0].embedding, expected);
     assert!(cosine >= min_cosine, "{}: cosine {cosine}", path.display());
@@ -87,7 +92,11 @@ fn format_variants_give_the_same_face() {
     let path = write_temp(dir.path(), "alpha.png", &encode(&opaque, ImageFormat::Png));
     assert_same_face(&mut pipeline, &path, &expected, 0.9999);
 
-    let webp = write_temp(dir.path(), "lossless.webp", &encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::WebP));
+    let webp = write_temp(
+        dir.path(),
+        "lossless.webp",
+        &encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::WebP),
+    );
     assert_same_face(&mut pipeline, &webp, &expected, 0.9999);
 
     let grey = DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).into_luma8());
@@ -100,11 +109,19 @@ fn format_variants_give_the_same_face() {
 
 /// An Adobe CMYK JPEG of `rgb`, with no black ink.
 fn cmyk_jpeg(rgb: &RgbImage) -> Vec<u8> {
-    let ink: Vec<u8> = rgb.pixels().flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0]).collect();
+    let ink: Vec<u8> = rgb
+        .pixels()
+        .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
+        .collect();
     let mut bytes = Vec::new();
     let encoder = jpeg_encoder::Encoder::new(&mut bytes, 95);
     encoder
-        .encode(&ink, rgb.width() as u16, rgb.height() as u16, jpeg_encoder::ColorType::Cmyk)
+        .encode(
+            &ink,
+            rgb.width() as u16,
+            rgb.height() as u16,
+            jpeg_encoder::ColorType::Cmyk,
+        )
         .expect("encode CMYK");
     bytes
 }
@@ -120,7 +137,11 @@ fn semi_transparent_face_still_found() {
         let from_centre = (f64::from(x) / f64::from(width) - 0.5).abs();
         pixel[3] = if from_centre > 0.4 { 0 } else { 255 };
     }
-    let path = write_temp(dir.path(), "cutout.png", &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png));
+    let path = write_temp(
+        dir.path(),
+        "cutout.png",
+        &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png),
+    );
     let analysis = analyze(&mut pipeline, &path).expect("analyse");
     assert_eq!(analysis.faces.len(), 1);
 }
@@ -129,7 +150,11 @@ fn semi_transparent_face_still_found() {
 fn awkward_bundled_photos() {
     let mut pipeline = common::pipeline(PipelineOptions::default());
     let rotated = analyze(&mut pipeline, &photo("obama_exif_rotated.jpg")).expect("rotated");
-    assert_eq!((rotated.width, rotated.height), (320, 240), "EXIF orientation applied");
+    assert_eq!(
+        (rotated.width, rotated.height),
+        (320, 240),
+        "EXIF orientation applied"
+    );
     assert_eq!(rotated.faces.len(), 1);
 
     let tiny = analyze(&mut pipeline, &photo("obama_tiny_face.jpg")).expect("tiny");
@@ -140,10 +165,23 @@ fn awkward_bundled_photos() {
     assert_eq!(large.width, 4100);
     assert_eq!(large.faces.len(), 3);
 
-    for name in ["cat.png", "coffee.png", "rocket.jpg", "grey_blank.jpg", "hubble_deep_field.jpg"] {
+    for name in [
+        "cat.png",
+        "coffee.png",
+        "rocket.jpg",
+        "grey_blank.jpg",
+        "hubble_deep_field.jpg",
+    ] {
         let analysis = analyze(&mut pipeline, &photo(name)).expect(name);
-        assert!(analysis.faces.is_empty(), "{name}: found {} faces", analysis.faces.len());
-        assert!(analysis.sizes_tried.len() >= 2, "{name}: retried at another size");
+        assert!(
+            analysis.faces.is_empty(),
+            "{name}: found {} faces",
+            analysis.faces.len()
+        );
+        assert!(
+            analysis.sizes_tried.len() >= 2,
+            "{name}: retried at another size"
+        );
     }
 }
 
@@ -169,8 +207,14 @@ fn png_bomb(width: u32, height: u32) -> Vec<u8> {
 
 /// A small JPEG whose frame header is patched to claim `size`×`size` pixels.
 fn jpeg_bomb(size: u16) -> Vec<u8> {
-    let mut bytes = encode(&DynamicImage::ImageRgb8(RgbImage::new(16, 16)), ImageFormat::Jpeg);
-    let sof = bytes.windows(2).position(|pair| pair == [0xFF, 0xC0]).expect("baseline frame header");
+    let mut bytes = encode(
+        &DynamicImage::ImageRgb8(RgbImage::new(16, 16)),
+        ImageFormat::Jpeg,
+    );
+    let sof = bytes
+        .windows(2)
+        .position(|pair| pair == [0xFF, 0xC0])
+        .expect("baseline frame header");
     bytes[sof + 5..sof + 7].copy_from_slice(&size.to_be_bytes());
     bytes[sof + 7..sof + 9].copy_from_slice(&size.to_be_bytes());
     bytes
@@ -179,12 +223,65 @@ fn jpeg_bomb(size: u16) -> Vec<u8> {
 #[test]
 fn decompression_bombs_are_rejected() {
     let limits = DecodeLimits::default();
-    for (name, bytes) in [("png", png_bomb(30_000, 30_000)), ("jpeg", jpeg_bomb(60_000))] {
+    for (name, bytes) in [
+        ("png", png_bomb(30_000, 30_000)),
+        ("jpeg", jpeg_bomb(60_000)),
+    ] {
         let err = decode_bytes(&bytes, &limits).expect_err(name);
         assert!(
-            matches!(err, DecodeError::TooLarge { .. } | DecodeError::LimitExceeded(_)),
+            matches!(
+                err,
+                DecodeError::TooLarge { .. } | DecodeError::LimitExceeded(_)
+            ),
             "{name}: {err}"
         );
         assert!(err.to_string().contains("limit"), "{name}: {err}");
     }
+}
+
+#[test]
+fn first_frame_of_animated_gif_is_scored() {
+    let mut pipeline = common::pipeline(PipelineOptions::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let face =
+        image::imageops::resize(&portrait(), 400, 650, image::imageops::FilterType::Triangle);
+    let blank = RgbImage::from_pixel(400, 650, image::Rgb([40, 40, 40]));
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new(&mut bytes);
+        for frame in [face, blank] {
+            let rgba = DynamicImage::ImageRgb8(frame).into_rgba8();
+            encoder
+                .encode_frame(image::Frame::new(rgba))
+                .expect("encode frame");
+        }
+    }
+    let path = write_temp(dir.path(), "animated.gif", &bytes);
+    let analysis = analyze(&mut pipeline, &path).expect("animated GIF");
+    assert_eq!(analysis.faces.len(), 1);
+}
+
+#[test]
+fn tiny_and_palette_images_are_handled() {
+    let mut pipeline = common::pipeline(PipelineOptions::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let one = write_temp(
+        dir.path(),
+        "one.png",
+        &encode(
+            &DynamicImage::ImageRgb8(RgbImage::new(1, 1)),
+            ImageFormat::Png,
+        ),
+    );
+    let analysis = analyze(&mut pipeline, &one).expect("1×1 image");
+    assert!(analysis.faces.is_empty());
+    assert_eq!((analysis.width, analysis.height), (1, 1));
+
+    let gif = write_temp(
+        dir.path(),
+        "palette.gif",
+        &encode(&DynamicImage::ImageRgb8(portrait()), ImageFormat::Gif),
+    );
+    let analysis = analyze(&mut pipeline, &gif).expect("palette image");
+    assert_eq!(analysis.faces.len(), 1);
 }

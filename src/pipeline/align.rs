@@ -23,7 +23,10 @@ pub type Affine = [[f64; 3]; 2];
 /// landmarks to the template. This is the closed form of Umeyama's method in two
 /// dimensions; it returns `None` when the landmarks coincide.
 pub fn similarity_transform(landmarks: &[[f32; 2]; 5]) -> Option<Affine> {
-    let source: Vec<[f64; 2]> = landmarks.iter().map(|p| [f64::from(p[0]), f64::from(p[1])]).collect();
+    let source: Vec<[f64; 2]> = landmarks
+        .iter()
+        .map(|p| [f64::from(p[0]), f64::from(p[1])])
+        .collect();
     let source_mean = mean(&source);
     let target_mean = mean(&TEMPLATE);
 
@@ -49,7 +52,9 @@ pub fn similarity_transform(landmarks: &[[f32; 2]; 5]) -> Option<Affine> {
 
 fn mean(points: &[[f64; 2]]) -> [f64; 2] {
     let n = points.len() as f64;
-    let (sx, sy) = points.iter().fold((0.0, 0.0), |(sx, sy), p| (sx + p[0], sy + p[1]));
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(sx, sy), p| (sx + p[0], sy + p[1]));
     [sx / n, sy / n]
 }
 
@@ -61,7 +66,10 @@ fn invert(m: &Affine) -> Option<Affine> {
         return None;
     }
     let (ia, ib, ic, id) = (d / det, -b / det, -c / det, a / det);
-    Some([[ia, ib, -(ia * tx + ib * ty)], [ic, id, -(ic * tx + id * ty)]])
+    Some([
+        [ia, ib, -(ia * tx + ib * ty)],
+        [ic, id, -(ic * tx + id * ty)],
+    ])
 }
 
 /// Warps `image` into a 112×112 crop with `forward` (image → crop). Each crop pixel
@@ -90,7 +98,8 @@ pub fn warp_crop(image: &RgbImage, forward: &Affine) -> Option<RgbImage> {
         let (x0, y0) = (x0 as i64, y0 as i64);
         for channel in 0..3 {
             let top = sample(x0, y0, channel) * (1.0 - fx) + sample(x0 + 1, y0, channel) * fx;
-            let bottom = sample(x0, y0 + 1, channel) * (1.0 - fx) + sample(x0 + 1, y0 + 1, channel) * fx;
+            let bottom =
+                sample(x0, y0 + 1, channel) * (1.0 - fx) + sample(x0 + 1, y0 + 1, channel) * fx;
             let value = top * (1.0 - fy) + bottom * fy;
             pixel[channel] = value.round().clamp(0.0, 255.0) as u8;
         }
@@ -134,7 +143,12 @@ mod tests {
     fn rotation_is_recovered() {
         let angle: f64 = 0.3;
         let (sin, cos) = angle.sin_cos();
-        let landmarks = TEMPLATE.map(|p| [(cos * p[0] - sin * p[1]) as f32, (sin * p[0] + cos * p[1]) as f32]);
+        let landmarks = TEMPLATE.map(|p| {
+            [
+                (cos * p[0] - sin * p[1]) as f32,
+                (sin * p[0] + cos * p[1]) as f32,
+            ]
+        });
         let m = similarity_transform(&landmarks).unwrap();
         assert!((m[0][0] - cos).abs() < 1e-6);
         assert!((m[1][0] + sin).abs() < 1e-6);

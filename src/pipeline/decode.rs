@@ -38,11 +38,21 @@ pub enum DecodeError {
     Io(#[from] std::io::Error),
     #[error("empty file (0 bytes)")]
     Empty,
-    #[error("not an image: the content matches no supported format (PNG, JPEG, WebP, GIF, BMP, TIFF)")]
+    #[error(
+        "not an image: the content matches no supported format (PNG, JPEG, WebP, GIF, BMP, TIFF)"
+    )]
     UnknownFormat,
-    #[error("image is {width}×{height} pixels, over the limit of {limit}; raise `max_pixels` in the config to accept it")]
-    TooLarge { width: u32, height: u32, limit: String },
-    #[error("rejected by the decoder limits ({0}); the header claims more pixels than facewatch accepts")]
+    #[error(
+        "image is {width}×{height} pixels, over the limit of {limit}; raise `max_pixels` in the config to accept it"
+    )]
+    TooLarge {
+        width: u32,
+        height: u32,
+        limit: String,
+    },
+    #[error(
+        "rejected by the decoder limits ({0}); the header claims more pixels than facewatch accepts"
+    )]
     LimitExceeded(String),
     #[error("{format} decoder failed: {message}")]
     Decode { format: String, message: String },
@@ -108,8 +118,8 @@ fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeErr
         .and_then(|mut decoder| decoder.orientation())
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     // libjpeg reports errors by unwinding (without running the panic hook).
-    let decoded = std::panic::catch_unwind(|| decode_jpeg_pixels(bytes, limits))
-        .map_err(|payload| {
+    let decoded =
+        std::panic::catch_unwind(|| decode_jpeg_pixels(bytes, limits)).map_err(|payload| {
             let message = payload
                 .downcast_ref::<String>()
                 .cloned()
@@ -134,15 +144,27 @@ fn decode_jpeg_pixels(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, D
     let (width, height) = decompress.size();
     let (width, height) = (width as u32, height as u32);
     check_dimensions(width, height, limits)?;
-    let cmyk = matches!(decompress.color_space(), ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK);
-    let target = if cmyk { ColorSpace::JCS_CMYK } else { ColorSpace::JCS_RGB };
+    let cmyk = matches!(
+        decompress.color_space(),
+        ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK
+    );
+    let target = if cmyk {
+        ColorSpace::JCS_CMYK
+    } else {
+        ColorSpace::JCS_RGB
+    };
     let mut started = decompress
         .to_colorspace(target)
         .map_err(|err| jpeg_error(err.to_string()))?;
-    let pixels: Vec<u8> = started.read_scanlines::<u8>().map_err(|err| jpeg_error(err.to_string()))?;
-    started.finish().map_err(|err| jpeg_error(err.to_string()))?;
+    let pixels: Vec<u8> = started
+        .read_scanlines::<u8>()
+        .map_err(|err| jpeg_error(err.to_string()))?;
+    started
+        .finish()
+        .map_err(|err| jpeg_error(err.to_string()))?;
     let rgb = if cmyk { cmyk_to_rgb(&pixels) } else { pixels };
-    RgbImage::from_raw(width, height, rgb).ok_or_else(|| jpeg_error("decoder returned a short pixel buffer"))
+    RgbImage::from_raw(width, height, rgb)
+        .ok_or_else(|| jpeg_error("decoder returned a short pixel buffer"))
 }
 
 /// Converts Adobe-style (inverted) CMYK to RGB with OpenCV's integer formula:
@@ -160,11 +182,15 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 
 fn check_dimensions(width: u32, height: u32, limits: &DecodeLimits) -> Result<(), DecodeError> {
     let too_many = u64::from(width) * u64::from(height) > limits.max_pixels;
-    if too_many || width > limits.max_side || height > limits.max_side || width == 0 || height == 0 {
+    if too_many || width > limits.max_side || height > limits.max_side || width == 0 || height == 0
+    {
         return Err(DecodeError::TooLarge {
             width,
             height,
-            limit: format!("{} pixels and {} px a side", limits.max_pixels, limits.max_side),
+            limit: format!(
+                "{} pixels and {} px a side",
+                limits.max_pixels, limits.max_side
+            ),
         });
     }
     Ok(())
@@ -297,8 +323,13 @@ mod tests {
 
     #[test]
     fn transparent_pixels_become_background() {
-        let rgba: ImageBuffer<Rgba<u8>, _> =
-            ImageBuffer::from_fn(2, 1, |x, _| if x == 0 { Rgba([255, 0, 0, 0]) } else { Rgba([255, 0, 0, 255]) });
+        let rgba: ImageBuffer<Rgba<u8>, _> = ImageBuffer::from_fn(2, 1, |x, _| {
+            if x == 0 {
+                Rgba([255, 0, 0, 0])
+            } else {
+                Rgba([255, 0, 0, 255])
+            }
+        });
         let bytes = encode_png(&DynamicImage::ImageRgba8(rgba));
         let decoded = decode_bytes(&bytes, &DecodeLimits::default()).unwrap();
         assert!(decoded.had_alpha);
@@ -310,7 +341,9 @@ mod tests {
     fn jpeg_without_end_marker_is_truncated() {
         let image = DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, image::Rgb([9, 99, 199])));
         let mut bytes = Vec::new();
-        image.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg).unwrap();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+            .unwrap();
         assert!(decode_bytes(&bytes, &DecodeLimits::default()).is_ok());
         let cut = &bytes[..bytes.len() - 40];
         let err = decode_bytes(cut, &DecodeLimits::default()).unwrap_err();
@@ -321,7 +354,11 @@ mod tests {
     #[test]
     fn grey_is_replicated() {
         let grey: ImageBuffer<Luma<u8>, _> = ImageBuffer::from_pixel(1, 1, Luma([77]));
-        let decoded = decode_bytes(&encode_png(&DynamicImage::ImageLuma8(grey)), &DecodeLimits::default()).unwrap();
+        let decoded = decode_bytes(
+            &encode_png(&DynamicImage::ImageLuma8(grey)),
+            &DecodeLimits::default(),
+        )
+        .unwrap();
         assert_eq!(decoded.rgb.get_pixel(0, 0).0, [77, 77, 77]);
     }
 
@@ -329,7 +366,11 @@ mod tests {
     fn sixteen_bit_scales_to_eight() {
         let wide: ImageBuffer<image::Rgb<u16>, _> =
             ImageBuffer::from_pixel(1, 1, image::Rgb([200 * 257, 0, 65535]));
-        let decoded = decode_bytes(&encode_png(&DynamicImage::ImageRgb16(wide)), &DecodeLimits::default()).unwrap();
+        let decoded = decode_bytes(
+            &encode_png(&DynamicImage::ImageRgb16(wide)),
+            &DecodeLimits::default(),
+        )
+        .unwrap();
         assert!(decoded.high_bit_depth);
         assert_eq!(decoded.rgb.get_pixel(0, 0).0, [200, 0, 255]);
     }
@@ -342,6 +383,16 @@ mod tests {
             ..DecodeLimits::default()
         };
         let err = decode_bytes(&encode_png(&small), &limits).unwrap_err();
-        assert!(matches!(err, DecodeError::TooLarge { width: 64, height: 64, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DecodeError::TooLarge {
+                    width: 64,
+                    height: 64,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

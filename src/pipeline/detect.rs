@@ -76,7 +76,11 @@ impl Detector {
 
     /// Finds the faces in `image` at its own size, as OpenCV's `FaceDetectorYN` does with
     /// the input size set to the image size.
-    pub fn detect(&mut self, image: &RgbImage, params: &DetectorParams) -> Result<Vec<Detection>, ModelError> {
+    pub fn detect(
+        &mut self,
+        image: &RgbImage,
+        params: &DetectorParams,
+    ) -> Result<Vec<Detection>, ModelError> {
         let (width, height) = image.dimensions();
         let padded_width = pad_to_32(width);
         let padded_height = pad_to_32(height);
@@ -101,7 +105,13 @@ impl Detector {
                 bbox: head("bbox")?,
                 kps: head("kps")?,
             };
-            decode_stride(&heads, stride, padded_width / stride, params.score_threshold, &mut candidates)?;
+            decode_stride(
+                &heads,
+                stride,
+                padded_width / stride,
+                params.score_threshold,
+                &mut candidates,
+            )?;
         }
         Ok(non_max_suppression(candidates, params))
     }
@@ -169,7 +179,12 @@ fn decode_stride(
             *point = [(k[2 * n] + col) * stride_f, (k[2 * n + 1] + row) * stride_f];
         }
         out.push(Detection {
-            bbox: [center_x - box_width / 2.0, center_y - box_height / 2.0, box_width, box_height],
+            bbox: [
+                center_x - box_width / 2.0,
+                center_y - box_height / 2.0,
+                box_width,
+                box_height,
+            ],
             landmarks,
             score,
         });
@@ -211,7 +226,11 @@ fn integer_iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let overlap_height = ((ay + ah).min(by + bh) - ay.max(by)).max(0.0);
     let intersection = overlap_width * overlap_height;
     let union = aw * ah + bw * bh - intersection;
-    if union <= 0.0 { 0.0 } else { intersection / union }
+    if union <= 0.0 {
+        0.0
+    } else {
+        intersection / union
+    }
 }
 
 #[cfg(test)]
@@ -262,7 +281,10 @@ mod tests {
 
     #[test]
     fn nms_keeps_single_candidate_at_threshold() {
-        let kept = non_max_suppression(vec![detection([0.0, 0.0, 10.0, 10.0], 0.9)], &DetectorParams::default());
+        let kept = non_max_suppression(
+            vec![detection([0.0, 0.0, 10.0, 10.0], 0.9)],
+            &DetectorParams::default(),
+        );
         assert_eq!(kept.len(), 1);
     }
 
