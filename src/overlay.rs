@@ -30,7 +30,7 @@ const LANDMARK_COLOURS: [Rgb<u8>; 5] = [
     Rgb([255, 255, 64]),
 ];
 
-/// What one overlay shows.
+/// Values printed in an overlay's band and the colour of its face box.
 #[derive(Debug, Clone, Copy)]
 pub struct OverlayLabel {
     pub distance: f32,
@@ -38,7 +38,7 @@ pub struct OverlayLabel {
     pub passed: bool,
 }
 
-/// The band's text, three decimals each, as the ComfyUI node writes it.
+/// Formats the band's text with three decimals each, as the ComfyUI node writes it.
 pub fn label_text(label: &OverlayLabel) -> String {
     format!(
         "VALUE: {:.3} | DIST: {:.3}",
@@ -119,7 +119,7 @@ fn draw_band(canvas: &mut RgbImage, text: &str) {
     draw_text_mut(canvas, TEXT_COLOUR, text_x, text_y, scale, &font, text);
 }
 
-/// The overlay's file name: the source's stem, the metric and the distance, `.png`.
+/// Builds the overlay's file name from the source's stem, the metric and the distance.
 pub fn file_name(source: &Path, metric: &str, distance: Option<f32>) -> String {
     let stem = source
         .file_stem()

@@ -69,7 +69,7 @@ impl std::str::FromStr for DetectSize {
     }
 }
 
-/// Which pixels the 112×112 face crop is taken from.
+/// Source of the pixels the 112×112 face crop is taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlignSource {
@@ -114,7 +114,7 @@ pub struct Face {
     pub embedding: Vec<f32>,
 }
 
-/// What the detector and the embedder made of one decoded image.
+/// Result of detecting and embedding the faces of one decoded image.
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub width: u32,
@@ -136,7 +136,7 @@ pub struct StageTimings {
     pub embed: Duration,
 }
 
-/// Why an image has no faces to score.
+/// Error that leaves an image without faces to score.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {
     #[error("{0}")]
@@ -317,8 +317,8 @@ fn resize_to(image: &RgbImage, size: [u32; 2]) -> Option<RgbImage> {
         fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Box));
     let mut resizer = fir::Resizer::new();
     if resizer.resize(image, &mut target, &options).is_err() {
-        // The only failure modes are mismatched pixel types, which cannot happen for
-        // two RGB8 images; fall back to the slower resize rather than lose the image.
+        // Resizing fails only on mismatched pixel types, which two RGB8 images cannot
+        // have. Fall back to the slower resize rather than lose the image.
         return Some(image::imageops::resize(
             image,
             size[0],

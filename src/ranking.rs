@@ -22,12 +22,12 @@ pub struct RankSettings {
 }
 
 impl RankSettings {
-    /// The model's same-person threshold for the current metric.
+    /// Returns the model's same-person threshold for the current metric.
     pub fn model_threshold(&self) -> Option<f32> {
         self.thresholds.get(&self.model, self.metric)
     }
 
-    /// The distance at or under which an image passes: the filter when one is set,
+    /// Returns the distance at or under which an image passes: the filter when one is set,
     /// otherwise the model's threshold.
     pub fn pass_threshold(&self) -> Option<f32> {
         match self.filter_threshold {

@@ -29,7 +29,7 @@ impl Status {
     }
 }
 
-/// What facewatch knows about one image file.
+/// Facts about one image file: its status, size and faces.
 #[derive(Debug, Clone)]
 pub struct ImageRecord {
     pub path: PathBuf,

@@ -16,7 +16,7 @@ pub const IMAGE_EXTENSIONS: [&str; 9] = [
 /// extension, not hidden, and not a temporary or partial download.
 pub fn is_image_name(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-        // Names that are not valid UTF-8 are still images if their extension says so.
+        // A name that is not valid UTF-8 is still an image when its extension is one.
         return path
             .extension()
             .map(|ext| ext.to_string_lossy().to_lowercase())
@@ -61,7 +61,7 @@ pub fn expand_inputs(
 }
 
 /// Lists one folder, and its subfolders when `recursive`. Symlinked folders are
-/// followed once: `visited` holds the canonical paths already listed, which stops
+/// followed once: `visited` contains the canonical paths already listed, which stops
 /// symlink loops.
 fn collect_dir(
     dir: &Path,
@@ -102,7 +102,7 @@ fn collect_dir(
     }
 }
 
-/// How one reference photo was used.
+/// Outcome of one reference photo: used in the mean or left out, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReferenceStatus {
     /// Its only face is in the mean.
@@ -123,7 +123,7 @@ impl ReferenceStatus {
         )
     }
 
-    /// A one-line description for diagnostics.
+    /// Describes the outcome in one line, for diagnostics.
     pub fn describe(&self) -> String {
         match self {
             ReferenceStatus::Used => "face found, used".to_string(),

@@ -13,7 +13,7 @@ pub const TESTED_VERSION: &str = "1.32.0";
 /// The oldest ONNX Runtime the `ort` bindings accept (API level 22).
 pub const MIN_MINOR_VERSION: u32 = 22;
 
-/// Where a library candidate came from, in search order.
+/// Origin of a library candidate, in search order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LibrarySource {
     /// `--ort-lib`, `ORT_DYLIB_PATH` or `ort_lib` in the config file.
@@ -67,7 +67,7 @@ impl Runtime {
     }
 }
 
-/// Why no ONNX Runtime could be loaded.
+/// Error listing every library tried and the fix, when none loads.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct RuntimeError(String);
@@ -230,12 +230,12 @@ fn library_names_in(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// The folder `make ort` extracts the library into.
+/// Returns the folder `make ort` extracts the library into.
 pub fn provisioned_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".ort")
 }
 
-/// Every candidate, in search order. Folders that hold no library still appear once, so
+/// Lists every candidate, in search order. Folders that hold no library still appear once, so
 /// the error lists them.
 fn candidates() -> Vec<(PathBuf, LibrarySource)> {
     let mut list = Vec::new();
@@ -262,7 +262,7 @@ fn candidates() -> Vec<(PathBuf, LibrarySource)> {
     list
 }
 
-/// The `onnxruntime` package folders of the Python interpreters on the PATH. The package
+/// Finds the `onnxruntime` package folders of the Python interpreters on the PATH. The package
 /// is located without being imported, which keeps this fast.
 fn python_package_dirs() -> Vec<PathBuf> {
     const FIND: &str = "import importlib.util as u, os; s = u.find_spec('onnxruntime'); \

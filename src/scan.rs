@@ -149,7 +149,7 @@ fn add_timings(totals: &mut StageTimings, one: &StageTimings) {
     totals.embed += one.embed;
 }
 
-/// The closing line: how many images pass and how close the closest one is.
+/// Builds the closing line: how many images pass and how close the closest one is.
 pub fn summary_line(ranking: &Ranking, settings: &RankSettings) -> String {
     let scored = ranking.scored().count();
     let unscored = ranking.rows.len() - scored;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::Face;
 
-/// How two embeddings are compared, as the `FaceEmbedDistance` node defines it.
+/// Distance metric between two embeddings, as the `FaceEmbedDistance` node defines it.
 #[derive(
     Debug,
     Clone,
@@ -36,7 +36,7 @@ pub enum Metric {
 impl Metric {
     pub const ALL: [Metric; 3] = [Metric::Cosine, Metric::L2Norm, Metric::Euclidean];
 
-    /// The name used in the threshold table, the config file and the output.
+    /// Returns the name used in the threshold table, the config file and the output.
     pub fn name(self) -> &'static str {
         match self {
             Metric::L2Norm => "L2_norm",
@@ -45,7 +45,7 @@ impl Metric {
         }
     }
 
-    /// The metric after this one, for cycling through them with a key.
+    /// Returns the metric after this one, for cycling through them with a key.
     pub fn next(self) -> Metric {
         match self {
             Metric::Cosine => Metric::L2Norm,
@@ -115,7 +115,7 @@ fn euclidean(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> f64 
     a.zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
 }
 
-/// The normalised score shown beside a distance: `min(1, distance / threshold)`, so 1
+/// Computes the normalised score shown beside a distance: `min(1, distance / threshold)`, so 1
 /// means "at or past the same-person threshold".
 pub fn normalized(distance: f32, threshold: f32) -> f32 {
     if threshold <= 0.0 {
@@ -141,7 +141,7 @@ pub fn mean_embedding(embeddings: &[&[f32]]) -> Option<Vec<f32>> {
     )
 }
 
-/// Which face of an image gives its score.
+/// Rule for choosing the face that gives an image its score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum FaceChoice {

@@ -1,5 +1,5 @@
 //! Parity with OpenCV 5.1 (`FaceDetectorYN` + `FaceRecognizerSF`) on the developer photo
-//! set, whose `oracle.json` holds OpenCV's faces, embeddings and distances. Skipped with
+//! set, whose `oracle.json` contains OpenCV's faces, embeddings and distances. Skipped with
 //! a message when the set is not present.
 
 mod common;

@@ -6,8 +6,8 @@ use image::RgbImage;
 /// Side of the aligned crop, in pixels.
 pub const CROP_SIZE: u32 = 112;
 
-/// Where the five landmarks land in the 112×112 crop (the ArcFace template), in the
-/// detector's order: right eye, left eye, nose tip, right and left mouth corners.
+/// Target positions of the five landmarks in the 112×112 crop (the ArcFace template),
+/// in the detector's order: right eye, left eye, nose tip, right and left mouth corners.
 const TEMPLATE: [[f64; 2]; 5] = [
     [38.2946, 51.6963],
     [73.5318, 51.5014],

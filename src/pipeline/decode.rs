@@ -31,7 +31,7 @@ impl Default for DecodeLimits {
     }
 }
 
-/// Why a file could not be turned into pixels.
+/// Error that kept a file from being turned into pixels.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("cannot read the file: {0}")]

@@ -192,10 +192,10 @@ fn decode_stride(
     Ok(())
 }
 
-/// Greedy non-maximum suppression as OpenCV's `NMSBoxes` does it: boxes truncated to
-/// integers, candidates strictly above the score threshold, sorted by score (stable),
-/// the first `top_k` kept, and a box dropped when its overlap with a kept box exceeds the
-/// NMS threshold. OpenCV skips this step when there is a single candidate.
+/// Runs greedy non-maximum suppression as OpenCV's `NMSBoxes` does. Boxes are truncated
+/// to integers, candidates strictly above the score threshold are sorted by score
+/// (stable) and the first `top_k` kept. A box is dropped when its overlap with a kept box
+/// exceeds the NMS threshold. OpenCV skips this step when there is a single candidate.
 pub fn non_max_suppression(candidates: Vec<Detection>, params: &DetectorParams) -> Vec<Detection> {
     if candidates.len() <= 1 {
         return candidates;
