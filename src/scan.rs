@@ -36,6 +36,7 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
     if let Some(dir) = &settings.overlays {
         files.retain(|file| !is_inside(file, dir));
     }
+    warn_about_scanned_references(&files, &reference_set);
     let mut records: Vec<ImageRecord> = problems
         .into_iter()
         .map(|(path, message)| ImageRecord::failed(&path, message))
@@ -80,6 +81,24 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
         write_overlays(dir, &records, &ranking, &settings);
     }
     Ok(())
+}
+
+/// Tells the user when a reference photo is also being scored: it will rank at or near
+/// distance 0 and says nothing about the generated images.
+fn warn_about_scanned_references(files: &[PathBuf], references: &references::ReferenceSet) {
+    let canonical: Vec<PathBuf> = references
+        .photos
+        .iter()
+        .filter_map(|photo| photo.path.canonicalize().ok())
+        .collect();
+    for file in files {
+        if file.canonicalize().is_ok_and(|path| canonical.contains(&path)) {
+            eprintln!(
+                "note: {} is also a reference photo, so it scores near 0 against itself",
+                file.display()
+            );
+        }
+    }
 }
 
 fn is_inside(file: &Path, dir: &Path) -> bool {

@@ -415,3 +415,14 @@ fn config_error_names_line_and_key() {
     assert!(stderr.contains("line 2"), "{stderr}");
     assert!(stderr.contains("bestt"), "{stderr}");
 }
+
+#[test]
+fn scanned_reference_is_pointed_out() {
+    let output = facewatch()
+        .args(["scan", "--reference", "tests/photos/images/obama_portrait.jpg", "tests/photos/images"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("obama_portrait.jpg is also a reference photo"), "{stderr}");
+}
