@@ -23,6 +23,12 @@ use crate::settings::{self, Engine, Settings};
 pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
     let settings = settings::resolve(cli, Some(&args.score))?;
     let engine = Engine::load(&settings)?;
+    eprintln!(
+        "onnxruntime {} from {} ({})",
+        engine.runtime.version,
+        engine.runtime.library.display(),
+        engine.runtime.source
+    );
     let mut pipeline = engine.pipeline(&settings.pipeline)?;
 
     let reference_set = references::build(&mut pipeline, &args.score.references)?;
