@@ -40,13 +40,18 @@ impl Tmux {
         );
     }
 
-    /// Polls the pane until `check` accepts it, and returns that screen.
+    /// Polls the pane until `check` accepts it and two captures 150 ms apart are
+    /// equal, and returns that screen. The second capture guards against a capture
+    /// taken while the dashboard is halfway through writing a frame.
     fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
             let screen = self.screen();
             if check(&screen) {
-                return screen;
+                std::thread::sleep(Duration::from_millis(150));
+                if self.screen() == screen {
+                    return screen;
+                }
             }
             assert!(
                 started.elapsed() < DEADLINE,
@@ -190,6 +195,8 @@ fn watch_dashboard_in_tmux() {
     check_full_table(&screen);
     check_keys(&tmux);
     check_saved_overlay(&tmux, &temp.path().join("generated-facewatch-overlays"));
+    check_slow_write(&tmux, &folder);
+    check_rename_and_delete(&tmux, &folder);
 
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("the exit status", |screen| screen.contains("EXITED"));
@@ -319,5 +326,65 @@ fn check_saved_overlay(tmux: &Tmux, overlays: &Path) {
     assert_eq!(
         image::guess_format(&bytes).ok(),
         Some(image::ImageFormat::Png)
+    );
+}
+
+/// A JPEG written in two halves 1.5 s apart gets no score from the first half.
+fn check_slow_write(tmux: &Tmux, folder: &Path) {
+    let bytes =
+        std::fs::read(common::photos().join("images/obama_tiny_face.jpg")).expect("read photo");
+    let target = folder.join("slow_write.jpg");
+    let (first, second) = bytes.split_at(bytes.len() / 2);
+    std::fs::write(&target, first).expect("write first half");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        let screen = tmux.screen();
+        assert!(
+            line_of(&screen, "slow_write.jpg").is_none(),
+            "half a file was listed:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&target)
+        .expect("open for append");
+    std::io::Write::write_all(&mut file, second).expect("write second half");
+    drop(file);
+    tmux.wait_for("slow_write.jpg as a match", |screen| {
+        row_has(screen, "slow_write.jpg", "match")
+    });
+}
+
+/// A file renamed into place is scored under its new name, a hidden temporary file
+/// is not, and a deleted file leaves the table.
+fn check_rename_and_delete(tmux: &Tmux, folder: &Path) {
+    let hidden = folder.join(".partial_download.jpg");
+    std::fs::copy(common::photos().join("images/obama_portrait.jpg"), &hidden)
+        .expect("copy hidden");
+    std::fs::rename(&hidden, folder.join("renamed_into_place.jpg")).expect("rename");
+    let screen = tmux.wait_for("the renamed file", |screen| {
+        row_has(screen, "renamed_into_place.jpg", "match")
+    });
+    assert!(
+        !screen.contains("partial_download"),
+        "hidden file listed:\n{screen}"
+    );
+
+    std::fs::remove_file(folder.join("biden_portrait.jpg")).expect("delete");
+    // The notice is on the last line, which ratatui writes after the table rows, so a
+    // capture that shows it also shows the updated table.
+    let screen = tmux.wait_for("the removal notice", |screen| {
+        screen.contains("biden_portrait.jpg was removed")
+    });
+    assert!(line_of(&screen, "biden_portrait.jpg was removed").is_some());
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|line| line.contains("biden_portrait.jpg"))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "only the notice names the deleted file:\n{screen}"
     );
 }
