@@ -29,7 +29,7 @@ pub enum Action {
 }
 
 /// Keys and what they do, in the order the help overlay lists them.
-pub const HELP: [(&str, &str); 14] = [
+pub const HELP: [(&str, &str); 15] = [
     ("↑ ↓  j k", "move the selection"),
     ("PgUp PgDn", "move one page"),
     ("g G  Home End", "first / last row"),
@@ -46,11 +46,12 @@ pub const HELP: [(&str, &str); 14] = [
     ("s", "save the selected row's overlay PNG"),
     ("S", "save overlays of all passing rows"),
     ("space", "pause / resume scoring new files"),
+    ("?", "show this help"),
     ("q  Ctrl-C", "quit"),
 ];
 
-/// The one-line hint under the table.
-pub const HINT: &str = "q quit  ? help  ↑↓ move  +/- threshold  [/] best-N  m metric  h hide  p preview  s/S save  space pause";
+/// The one-line hint under the table, short enough for 80 columns.
+pub const HINT: &str = "q quit ? help +/- threshold [/] best-N m metric h hide p preview s/S save";
 
 /// Maps a key press to its action. Releases and unbound keys map to `None`.
 pub fn action_for(key: &KeyEvent) -> Option<Action> {

@@ -65,17 +65,10 @@ pub fn draw(
     }
 }
 
-/// Builds the two header lines: the reference set and the ranking settings, then
-/// the reference photos left out (or the watched and overlay folders).
+/// Builds the two header lines: the ranking settings first, because they must fit
+/// in 80 columns, then the reference set with the photos left out, and the folders.
 pub fn header_lines(app: &App) -> [Line<'static>; 2] {
     let settings = &app.settings;
-    let reference = match &app.reference {
-        None => "references: loading models…".to_string(),
-        Some(summary) => format!(
-            "references: {} photos, {} used",
-            summary.photos, summary.used
-        ),
-    };
     let threshold = match (settings.pass_threshold(), settings.filter_threshold) {
         (None, _) => "none".to_string(),
         (Some(value), Some(filter)) if filter > 0.0 => format!("{value:.3}"),
@@ -88,36 +81,44 @@ pub fn header_lines(app: &App) -> [Line<'static>; 2] {
     let first = Line::from(vec![
         Span::styled("facewatch ", Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(format!(
-            "{reference} │ model {} │ metric {} │ threshold {threshold} │ best-N {best}",
+            "model {} │ metric {} │ threshold {threshold} │ best-N {best}",
             settings.model, settings.metric
         )),
     ]);
-    let second = match app
-        .reference
-        .as_ref()
-        .filter(|summary| !summary.unused.is_empty())
-    {
-        Some(summary) => {
-            let names: Vec<String> = summary
-                .unused
-                .iter()
-                .map(|(name, reason)| format!("{name} ({reason})"))
-                .collect();
-            Line::styled(
-                format!("left out: {}", names.join(", ")),
-                Style::new().fg(Color::Yellow),
-            )
-        }
-        None => Line::styled(
-            format!(
-                "watching {} │ overlays → {}",
-                app.folder.display(),
-                app.overlays_dir.display()
-            ),
-            Style::new().fg(Color::DarkGray),
-        ),
+    [first, reference_line(app)]
+}
+
+fn reference_line(app: &App) -> Line<'static> {
+    let Some(summary) = &app.reference else {
+        return Line::raw("references: loading models…");
     };
-    [first, second]
+    let text = format!(
+        "references: {} photos, {} used",
+        summary.photos, summary.used
+    );
+    if summary.unused.is_empty() {
+        let folders = format!(
+            " │ watching {} │ overlays → {}",
+            app.folder.display(),
+            app.overlays_dir.display()
+        );
+        return Line::from(vec![
+            Span::raw(text),
+            Span::styled(folders, Style::new().fg(Color::DarkGray)),
+        ]);
+    }
+    let names: Vec<String> = summary
+        .unused
+        .iter()
+        .map(|(name, reason)| format!("{name} ({reason})"))
+        .collect();
+    Line::from(vec![
+        Span::raw(text),
+        Span::styled(
+            format!(" │ left out: {}", names.join(", ")),
+            Style::new().fg(Color::Yellow),
+        ),
+    ])
 }
 
 fn draw_header(frame: &mut Frame<'_>, app: &App, area: Rect) {
