@@ -1,4 +1,4 @@
-//! End-to-end test of `facewatch watch` in a real terminal: a tmux server of its own
+//! End-to-end tests of `facewatch watch` in a real terminal: a tmux server of its own
 //! (`tmux -L facewatch-test-<pid>`), a 120x40 window, real photos copied into a
 //! temporary folder while the dashboard runs.
 
@@ -92,7 +92,7 @@ fn line_of<'a>(screen: &'a str, file: &str) -> Option<&'a str> {
         .find(|line| line.contains(file) && !line.contains("preview:"))
 }
 
-/// Rows with the status "match" ("not scored (…): never counted as matches" is not one).
+/// Counts rows with the status "match". The title "never counted as matches" is not one.
 fn match_rows(screen: &str) -> usize {
     screen.matches(" match ").count()
 }
@@ -113,9 +113,10 @@ fn distances(screen: &str) -> Vec<f32> {
         .collect()
 }
 
-fn start(folder: &Path, state: &Path) -> Tmux {
+/// Starts the dashboard in a new tmux server named after this process and `name`.
+fn start(name: &str, folder: &Path, state: &Path) -> Tmux {
     let tmux = Tmux {
-        socket: format!("facewatch-test-{}", std::process::id()),
+        socket: format!("facewatch-test-{}-{name}", std::process::id()),
     };
     let command = format!(
         "cd {repo} && XDG_STATE_HOME={state} FACEWATCH_GRAPHICS=halfblocks {exe} watch {folder} \
@@ -158,7 +159,7 @@ fn watch_dashboard_in_tmux() {
     let temp = tempfile::tempdir().expect("temp dir");
     let folder = temp.path().join("generated");
     std::fs::create_dir(&folder).expect("create watched folder");
-    let tmux = start(&folder, &temp.path().join("state"));
+    let tmux = start("dashboard", &folder, &temp.path().join("state"));
 
     tmux.wait_for("the reference set", |screen| {
         screen.contains("references: 3 photos, 3 used")
@@ -329,7 +330,7 @@ fn check_saved_overlay(tmux: &Tmux, overlays: &Path) {
     );
 }
 
-/// A JPEG written in two halves 1.5 s apart gets no score from the first half.
+/// Checks that a JPEG written in two halves 1.5 s apart gets no score from the first half.
 fn check_slow_write(tmux: &Tmux, folder: &Path) {
     let bytes =
         std::fs::read(common::photos().join("images/obama_tiny_face.jpg")).expect("read photo");
@@ -387,4 +388,72 @@ fn check_rename_and_delete(tmux: &Tmux, folder: &Path) {
         1,
         "only the notice names the deleted file:\n{screen}"
     );
+}
+
+/// Returns the pid of the dashboard: the only child of the pane's shell.
+fn dashboard_pid(tmux: &Tmux) -> u32 {
+    let output = tmux.run(&["display-message", "-p", "-t", "watch", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("read the pane shell's children");
+    let pids: Vec<u32> = children
+        .split_whitespace()
+        .map(|pid| pid.parse().expect("numeric pid"))
+        .collect();
+    assert_eq!(
+        pids.len(),
+        1,
+        "the pane shell should run one command: {pids:?}"
+    );
+    pids[0]
+}
+
+#[test]
+fn resize_then_sigterm_restores_terminal() {
+    if !tmux_installed() {
+        eprintln!(
+            "SKIPPED resize_then_sigterm_restores_terminal: tmux is not installed (apt-get install -y tmux)"
+        );
+        return;
+    }
+    let temp = tempfile::tempdir().expect("temp dir");
+    let folder = temp.path().join("generated");
+    std::fs::create_dir(&folder).expect("create watched folder");
+    copy_photo("obama_portrait.jpg", &folder);
+    copy_photo("cat.png", &folder);
+    let tmux = start("sigterm", &folder, &temp.path().join("state"));
+    tmux.wait_for("the first rows", |screen| {
+        screen.contains("scored 1 │ passing 1 │ no face 1")
+    });
+
+    let output = tmux.run(&["resize-window", "-t", "watch", "-x", "80", "-y", "24"]);
+    assert!(output.status.success(), "resize-window failed: {output:?}");
+    let screen = tmux.wait_for("the 80x24 layout", |screen| {
+        screen.lines().count() <= 24 && screen.contains("best-N off")
+    });
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(
+        lines[0].contains("threshold 0.637 (model) │ best-N off"),
+        "{screen}"
+    );
+    assert!(row_has(&screen, "obama_portrait.jpg", "match"), "{screen}");
+    assert!(row_has(&screen, "cat.png", "no face"), "{screen}");
+    assert!(
+        lines.iter().any(|line| line.starts_with("scored 1 │")),
+        "{screen}"
+    );
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(dashboard_pid(&tmux).to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let screen = tmux.wait_for("the exit status", |screen| screen.contains("EXITED"));
+    assert!(
+        screen.contains("EXITED 0"),
+        "screen after SIGTERM:\n{screen}"
+    );
+    let alternate = tmux.run(&["display-message", "-p", "-t", "watch", "#{alternate_on}"]);
+    assert_eq!(String::from_utf8_lossy(&alternate.stdout).trim(), "0");
 }
