@@ -1,6 +1,6 @@
 //! End-to-end tests of `facewatch watch` in a real terminal: a tmux server of its own
-//! (`tmux -L facewatch-test-<pid>`), a 120x40 window, real photos copied into a
-//! temporary folder while the dashboard runs.
+//! (`tmux -L facewatch-test-<pid>-<test>`), a 120x40 window, real photos copied into
+//! a temporary folder while the dashboard runs.
 
 mod common;
 
@@ -330,7 +330,8 @@ fn check_saved_overlay(tmux: &Tmux, overlays: &Path) {
     );
 }
 
-/// Checks that a JPEG written in two halves 1.5 s apart gets no score from the first half.
+/// Checks that a JPEG written in two halves 1.5 s apart gets no score from the
+/// first half.
 fn check_slow_write(tmux: &Tmux, folder: &Path) {
     let bytes =
         std::fs::read(common::photos().join("images/obama_tiny_face.jpg")).expect("read photo");
