@@ -31,6 +31,8 @@ pub struct Cli {
 pub enum Command {
     /// Score image files or folders once and print a sorted table, CSV or JSON lines.
     Scan(ScanArgs),
+    /// Watch a folder and show a live dashboard that ranks every new image.
+    Watch(WatchArgs),
     /// Show which ONNX Runtime, models and config facewatch would use, and check them.
     Doctor,
 }

@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod scan;
 pub mod score;
 pub mod settings;
+pub mod watch;
 
 use cli::{Cli, Command};
 
@@ -28,6 +29,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             logging::init_stderr();
             scan::run(cli, args)
         }
+        Command::Watch(args) => watch::run(cli, args),
         Command::Doctor => {
             logging::init_stderr();
             doctor::run(cli)
