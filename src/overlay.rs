@@ -205,7 +205,8 @@ mod tests {
         assert_eq!(out.get_pixel(1, 1).0, [200, 200, 200]);
         assert_eq!(out.get_pixel(1, 159).0, [80, 80, 80]);
         // Anti-aliased glyphs rarely cover a pixel fully, so count light pixels.
-        let light = out.pixels().filter(|p| p[0] > 160).count() - out.pixels().filter(|p| p.0 == [200, 200, 200]).count();
+        let light = out.pixels().filter(|p| p[0] > 160).count()
+            - out.pixels().filter(|p| p.0 == [200, 200, 200]).count();
         assert!(light > 20, "text drawn: {light} light pixels in the band");
     }
 

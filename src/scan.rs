@@ -98,7 +98,10 @@ fn warn_about_scanned_references(files: &[PathBuf], references: &references::Ref
         .filter_map(|photo| photo.path.canonicalize().ok())
         .collect();
     for file in files {
-        if file.canonicalize().is_ok_and(|path| canonical.contains(&path)) {
+        if file
+            .canonicalize()
+            .is_ok_and(|path| canonical.contains(&path))
+        {
             eprintln!(
                 "note: {} is also a reference photo, so it scores near 0 against itself",
                 file.display()

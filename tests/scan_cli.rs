@@ -419,10 +419,18 @@ fn config_error_names_line_and_key() {
 #[test]
 fn scanned_reference_is_pointed_out() {
     let output = facewatch()
-        .args(["scan", "--reference", "tests/photos/images/obama_portrait.jpg", "tests/photos/images"])
+        .args([
+            "scan",
+            "--reference",
+            "tests/photos/images/obama_portrait.jpg",
+            "tests/photos/images",
+        ])
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("obama_portrait.jpg is also a reference photo"), "{stderr}");
+    assert!(
+        stderr.contains("obama_portrait.jpg is also a reference photo"),
+        "{stderr}"
+    );
 }
