@@ -160,6 +160,17 @@ fn start_watcher(
     }
 }
 
+/// True for events after which a file is complete: closed after writing (inotify's
+/// `IN_CLOSE_WRITE`), or renamed into place.
+fn is_write_complete(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+    matches!(
+        kind,
+        notify::EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | notify::EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+    )
+}
+
 impl Intake {
     fn run(&mut self, receiver: &Receiver<notify::Result<notify::Event>>) {
         loop {
@@ -184,8 +195,9 @@ impl Intake {
                 self.rescan();
             }
             Ok(event) => {
+                let complete = is_write_complete(&event.kind);
                 for path in event.paths {
-                    self.note(path);
+                    self.note(path, complete);
                 }
             }
             Err(err) => {
@@ -198,8 +210,10 @@ impl Intake {
         }
     }
 
-    /// Looks at one path named by an event.
-    fn note(&mut self, path: PathBuf) {
+    /// Looks at one path named by an event. `complete` means the event itself says the
+    /// writer is done (closed after writing, or renamed into place), so the file skips
+    /// the settle window; it is still decoded in full before it gets a score.
+    fn note(&mut self, path: PathBuf, complete: bool) {
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => {
                 // Files can land in a new subfolder before its watch is in place.
@@ -212,24 +226,30 @@ impl Intake {
                     len: meta.len(),
                     modified: meta.modified().ok(),
                 };
-                self.wait_for(path, stamp, Instant::now());
+                let now = Instant::now();
+                let since = if complete {
+                    now.checked_sub(SETTLE_TIME).unwrap_or(now)
+                } else {
+                    now
+                };
+                self.wait_for(path, stamp, since, complete);
             }
             Ok(_) => {}
             Err(_) => self.forget(&path),
         }
     }
 
-    fn wait_for(&mut self, path: PathBuf, stamp: Stamp, now: Instant) {
+    fn wait_for(&mut self, path: PathBuf, stamp: Stamp, since: Instant, complete: bool) {
         if self.submitted.get(&path) == Some(&stamp) {
             return;
         }
         let entry = self
             .waiting
             .entry(path)
-            .or_insert(Waiting { stamp, since: now });
-        if entry.stamp != stamp {
+            .or_insert(Waiting { stamp, since });
+        if entry.stamp != stamp || complete {
             entry.stamp = stamp;
-            entry.since = now;
+            entry.since = since;
         }
     }
 
@@ -282,7 +302,7 @@ impl Intake {
                     self.list_dir(&path, depth + 1);
                 }
             } else {
-                self.note(path);
+                self.note(path, false);
             }
         }
     }
