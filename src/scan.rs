@@ -1,5 +1,7 @@
 //! `facewatch scan`: score files once and print the ranking.
 
+mod timings;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -40,11 +42,26 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|(path, message)| ImageRecord::failed(&path, message))
         .collect();
-    let (analysed, timings) = analyze_files(&mut pipeline, &settings, &files);
+    let workers = scan_workers();
+    let started = Instant::now();
+    let (analysed, stages) = if workers == 1 {
+        analyze_files_sequentially(&mut pipeline, &settings, &files)
+    } else {
+        analyze_files(&mut pipeline, &settings, &files)
+    };
+    let analyze = started.elapsed();
     records.extend(analysed);
-    tracing::debug!(?timings, "stage totals");
+    tracing::debug!(?stages, "stage totals");
 
+    let started = Instant::now();
     let ranking = rank(&records, &reference_set.mean, &settings.rank);
+    timings::write_if_requested(&timings::ScanTotals {
+        images: files.len(),
+        workers,
+        analyze,
+        stages,
+        score: started.elapsed(),
+    });
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
         OutputFormat::Table => write_table(&mut stdout, &records, &ranking, &settings.rank),
@@ -75,6 +92,49 @@ fn is_inside(file: &Path, dir: &Path) -> bool {
         (Ok(file), Ok(dir)) => file.starts_with(dir),
         _ => false,
     }
+}
+
+/// Environment variable that sets how `scan` spreads its work over threads; `1`
+/// decodes and analyses every image on the calling thread, which the benchmark uses to
+/// time each stage without contention.
+pub const SCAN_WORKERS_ENV: &str = "FACEWATCH_SCAN_WORKERS";
+
+/// Returns the worker count from [`SCAN_WORKERS_ENV`], or 2 (a decoder thread and an
+/// inference thread) when it is unset or invalid.
+fn scan_workers() -> usize {
+    std::env::var(SCAN_WORKERS_ENV)
+        .ok()
+        .and_then(|text| text.parse::<usize>().ok())
+        .filter(|&count| count >= 1)
+        .unwrap_or(2)
+}
+
+/// Decodes and analyses each file in turn on the calling thread. Returns one record per
+/// file, in the order given, and the stage totals.
+pub fn analyze_files_sequentially(
+    pipeline: &mut Pipeline,
+    settings: &Settings,
+    files: &[PathBuf],
+) -> (Vec<ImageRecord>, StageTimings) {
+    let mut totals = StageTimings::default();
+    let mut records = Vec::with_capacity(files.len());
+    for path in files {
+        let started = Instant::now();
+        let decoded = decode::decode_file(path, &settings.pipeline.limits);
+        totals.decode += started.elapsed();
+        let record = match decoded {
+            Err(err) => ImageRecord::failed(path, err.to_string()),
+            Ok(decoded) => match pipeline.analyze(&decoded.rgb) {
+                Ok(analysis) => {
+                    add_timings(&mut totals, &analysis.timings);
+                    ImageRecord::from_analysis(path, &analysis)
+                }
+                Err(err) => ImageRecord::failed(path, format!("face models failed: {err}")),
+            },
+        };
+        records.push(record);
+    }
+    (records, totals)
 }
 
 /// Decodes on a second thread while the models run on this one, so the two cores
