@@ -40,8 +40,11 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Compare `facewatch scan` with OpenCV's own pipeline on a generated corpus; see
+# docs/benchmark.md. Installs opencv-python-headless with pip when it is missing.
 bench: ort
-	$(MAKE) -C benches run
+	$(CARGO) build --release --quiet
+	$(PYTHON) benches/run.py
 
 clean-ort:
 	rm -rf $(ORT_DIR)

@@ -1,8 +1,12 @@
 //! `facewatch scan`: score files once and print the ranking.
 
-use std::io::{IsTerminal, Write};
+mod timings;
+mod workers;
+
+pub use workers::{SCAN_WORKERS_ENV, analyze_files};
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -10,8 +14,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, OutputFormat, ScanArgs};
 use crate::overlay::{self, OverlayLabel};
-use crate::pipeline::decode::{self, DecodeError, Decoded};
-use crate::pipeline::{Pipeline, StageTimings};
+use crate::pipeline::decode;
 use crate::ranking::{RankSettings, RankedRow, Ranking, rank};
 use crate::record::{ImageRecord, Status};
 use crate::references;
@@ -47,11 +50,22 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|(path, message)| ImageRecord::failed(&path, message))
         .collect();
-    let (analysed, timings) = analyze_files(&mut pipeline, &settings, &files);
+    let workers = workers::scan_workers();
+    let started = Instant::now();
+    let (analysed, stages) = analyze_files(&engine, &mut pipeline, &settings, &files, workers);
+    let analyze = started.elapsed();
     records.extend(analysed);
-    tracing::debug!(?timings, "stage totals");
+    tracing::debug!(?stages, "stage totals");
 
+    let started = Instant::now();
     let ranking = rank(&records, &reference_set.mean, &settings.rank);
+    timings::write_if_requested(&timings::ScanTotals {
+        images: files.len(),
+        workers,
+        analyze,
+        stages,
+        score: started.elapsed(),
+    });
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
         OutputFormat::Table => write_table(&mut stdout, &records, &ranking, &settings.rank),
@@ -115,66 +129,6 @@ fn is_inside(file: &Path, dir: &Path) -> bool {
         (Ok(file), Ok(dir)) => file.starts_with(dir),
         _ => false,
     }
-}
-
-/// Decodes on a second thread while the models run on this one, so the two cores
-/// overlap. Returns one record per file, in the order given, and the stage totals.
-pub fn analyze_files(
-    pipeline: &mut Pipeline,
-    settings: &Settings,
-    files: &[PathBuf],
-) -> (Vec<ImageRecord>, StageTimings) {
-    let limits = settings.pipeline.limits;
-    let (sender, receiver) =
-        mpsc::sync_channel::<(PathBuf, Result<Decoded, DecodeError>, std::time::Duration)>(2);
-    let paths = files.to_vec();
-    let decoder = std::thread::spawn(move || {
-        for path in paths {
-            let started = Instant::now();
-            let decoded = decode::decode_file(&path, &limits);
-            if sender.send((path, decoded, started.elapsed())).is_err() {
-                break;
-            }
-        }
-    });
-
-    let show_progress = std::io::stderr().is_terminal() && files.len() > 1;
-    let mut totals = StageTimings::default();
-    let mut records = Vec::with_capacity(files.len());
-    for (done, (path, decoded, decode_time)) in receiver.into_iter().enumerate() {
-        totals.decode += decode_time;
-        let record = match decoded {
-            Err(err) => ImageRecord::failed(&path, err.to_string()),
-            Ok(decoded) => match pipeline.analyze(&decoded.rgb) {
-                Ok(analysis) => {
-                    add_timings(&mut totals, &analysis.timings);
-                    ImageRecord::from_analysis(&path, &analysis)
-                }
-                Err(err) => ImageRecord::failed(&path, format!("face models failed: {err}")),
-            },
-        };
-        if record.status == Status::Error {
-            tracing::info!(path = %path.display(), reason = record.reason.as_deref().unwrap_or(""), "image not scored");
-        }
-        records.push(record);
-        if show_progress {
-            eprint!("\rscanned {}/{}", done + 1, files.len());
-        }
-    }
-    if show_progress {
-        eprint!("\r\x1b[K");
-    }
-    if decoder.join().is_err() {
-        tracing::error!("decoder thread panicked");
-    }
-    (records, totals)
-}
-
-fn add_timings(totals: &mut StageTimings, one: &StageTimings) {
-    totals.resize += one.resize;
-    totals.detect += one.detect;
-    totals.align += one.align;
-    totals.embed += one.embed;
 }
 
 /// Builds the closing line: how many images pass and how close the closest one is.

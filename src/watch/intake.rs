@@ -243,10 +243,7 @@ impl Intake {
         if self.submitted.get(&path) == Some(&stamp) {
             return;
         }
-        let entry = self
-            .waiting
-            .entry(path)
-            .or_insert(Waiting { stamp, since });
+        let entry = self.waiting.entry(path).or_insert(Waiting { stamp, since });
         if entry.stamp != stamp || complete {
             entry.stamp = stamp;
             entry.since = since;
