@@ -5,8 +5,8 @@ SFace embedding per face, then the cosine distance of the closest face to the me
 the references' largest-face embeddings.
 
 The detector runs on a copy whose long side is at most 640 pixels (cv2.INTER_AREA)
-and, when that finds nothing, at the native size and then at half the first size,
-which is the rule facewatch follows. Prints one JSON line per image.
+and, when that finds nothing, at the native size (for images at least twice that
+size) and then at half the first size, which is the rule facewatch follows. Prints one JSON line per image.
 """
 
 import argparse
@@ -31,7 +31,8 @@ def round_half_away(value):
 
 
 def detection_sizes(width, height, long_side):
-    """Sizes to try, in order: fit to `long_side`, native, then half of the first."""
+    """Sizes to try, in order: fit to `long_side`, native (only for images at least
+    twice that size), then half of the smaller of `long_side` and the native size."""
     native = (width, height)
     longest = max(width, height)
 
@@ -42,7 +43,11 @@ def detection_sizes(width, height, long_side):
         return (max(1, round_half_away(width * scale)), max(1, round_half_away(height * scale)))
 
     sizes = []
-    for size in (fit(long_side), native, fit(min(long_side, longest) // 2)):
+    candidates = [fit(long_side)]
+    if longest >= 2 * long_side:
+        candidates.append(native)
+    candidates.append(fit(min(long_side, longest) // 2))
+    for size in candidates:
         if size not in sizes and size[0] >= 16 and size[1] >= 16:
             sizes.append(size)
     return sizes or [native]

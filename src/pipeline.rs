@@ -273,7 +273,8 @@ impl Pipeline {
 }
 
 /// Returns the detection sizes to try, in order: the configured size first, then the
-/// image's native size, then half the smaller of the two. Duplicates are skipped.
+/// image's native size when it is at least twice as large, then half the smaller of
+/// the configured and native sizes. Duplicates are skipped.
 pub fn detection_sizes(width: u32, height: u32, preferred: DetectSize) -> Vec<[u32; 2]> {
     let native = [width, height];
     let long_side = width.max(height);
@@ -290,7 +291,12 @@ pub fn detection_sizes(width: u32, height: u32, preferred: DetectSize) -> Vec<[u
         DetectSize::Native => sizes.push(native),
         DetectSize::LongSide(side) => {
             sizes.push(fit(side));
-            sizes.push(native);
+            // A face missed at `side` but found at the native size is under about 16 px
+            // there unless the image is at least twice as large, and too small to
+            // identify anyway; skipping that retry saves a costly run on faceless images.
+            if long_side >= side.saturating_mul(2) {
+                sizes.push(native);
+            }
             sizes.push(fit(side.min(long_side) / 2));
         }
     }
@@ -356,6 +362,12 @@ mod tests {
         assert_eq!(sizes[0], [640, 457]);
         assert_eq!(sizes[1], [4100, 2927]);
         assert_eq!(sizes[2], [320, 228]);
+    }
+
+    #[test]
+    fn native_retry_needs_twice_the_size() {
+        let sizes = detection_sizes(1024, 1024, DetectSize::LongSide(640));
+        assert_eq!(sizes, vec![[640, 640], [320, 320]]);
     }
 
     #[test]
