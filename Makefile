@@ -7,7 +7,7 @@ ORT_LIB     := $(ORT_DIR)/libonnxruntime.so.$(ORT_VERSION)
 PYTHON      ?= python3
 CARGO       ?= cargo
 
-.PHONY: all ort example test lint bench clean-ort
+.PHONY: all ort example watch-example test lint bench clean-ort
 
 all: example
 
@@ -48,3 +48,11 @@ bench: ort
 
 clean-ort:
 	rm -rf $(ORT_DIR)
+
+# Watch a scratch copy of the bundled photos in the dashboard; copy more images into
+# the folder it names to see them arrive.
+watch-example: ort
+	$(CARGO) build --release --quiet
+	rm -rf target/watch-example && mkdir -p target/watch-example/renders
+	cp tests/photos/images/* target/watch-example/renders/
+	target/release/facewatch watch target/watch-example/renders --reference tests/photos/reference
