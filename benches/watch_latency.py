@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Measure the dashboard's latency: from a file's last write to its row on screen.
 
-Starts `facewatch watch` in a private tmux server on an empty folder, waits until
-the models and references are ready, then writes 1024x1024 PNG files into the folder
-at a fixed rate (2 per second by default), the way a generator saves its outputs:
-open, write, close. The dashboard logs "row on screen" (debug level) right after the
+Starts `facewatch watch` in a private tmux server on an empty folder and waits until
+the models and references are ready. Then it writes 1024x1024 PNG files into the
+folder at a fixed rate (2 per second by default), each with one open, write and
+close, the way a generator saves its outputs. The dashboard logs "row on screen" (debug level) right after the
 frame that shows a new row is drawn; the latency of a file is that log time minus
 the time its write finished. Prints the median, p95 and max, and the number of files
 that never reached the screen.

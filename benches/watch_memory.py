@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure the dashboard's memory while it holds many scored rows.
+"""Measure the dashboard's memory with many scored rows in its table.
 
 Writes N small face images (different crops of the bundled portraits, 128x160 PNG)
 into a folder, starts `facewatch watch` on it in a private tmux server, waits until
