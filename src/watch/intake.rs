@@ -39,8 +39,10 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// Reads the stamp of `path`, or of the link itself for a dangling symlink, so
+    /// that a link to nothing still gets a row (with the read error) instead of none.
     pub fn of(path: &Path) -> std::io::Result<Stamp> {
-        let meta = std::fs::metadata(path)?;
+        let meta = std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path))?;
         Ok(Stamp {
             len: meta.len(),
             modified: meta.modified().ok(),
@@ -269,7 +271,8 @@ impl Intake {
 
     /// Looks at one path named by an event.
     fn note(&mut self, path: PathBuf) {
-        match std::fs::metadata(&path) {
+        let meta = std::fs::metadata(&path).or_else(|_| std::fs::symlink_metadata(&path));
+        match meta {
             Ok(meta) if meta.is_dir() => {
                 // Files can land in a new subfolder before its watch is in place.
                 if self.config.recursive && path.starts_with(&self.config.folder) {
@@ -319,7 +322,7 @@ impl Intake {
         let gone: Vec<PathBuf> = self
             .submitted
             .keys()
-            .filter(|path| !path.exists())
+            .filter(|path| std::fs::symlink_metadata(path).is_err())
             .cloned()
             .collect();
         for path in gone {
