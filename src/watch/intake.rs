@@ -58,7 +58,8 @@ pub struct IntakeConfig {
     pub recursive: bool,
     /// `Some` forces polling at this interval.
     pub poll: Option<Duration>,
-    /// facewatch's own output folders, never read even inside the watched folder.
+    /// facewatch's own output folders and files (overlays, export), never read even
+    /// inside the watched folder.
     pub excluded: Vec<PathBuf>,
 }
 
