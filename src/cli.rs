@@ -128,6 +128,11 @@ pub struct WatchArgs {
     #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "1000")]
     pub poll: Option<u64>,
 
+    /// Write the table as JSON lines (the format of `scan --format jsonl`) to this
+    /// file on the `e` key and on quit. It is replaced atomically and never scored.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+
     /// Folder the generator writes into.
     #[arg(value_name = "FOLDER")]
     pub folder: PathBuf,

@@ -15,10 +15,11 @@ use anyhow::Context;
 use crate::cli::{Cli, WatchArgs};
 use crate::logging;
 use crate::references;
-use crate::settings;
+use crate::settings::{self, Engine};
 
 pub mod app;
 pub mod event;
+mod export;
 mod intake;
 pub mod keys;
 mod overlays;
@@ -45,7 +46,12 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<()> {
     let folder = watched_folder(&args.folder)?;
     check_references(&args.score.references)?;
     let overlays_dir = overlays_dir(settings.overlays.as_deref(), &folder)?;
+    let export_path = args.export.as_deref().map(export::resolve).transpose()?;
     let graphics = GraphicsSetting::from_env()?;
+    // ONNX Runtime and the model files are checked here, so a missing library or a
+    // corrupted model is reported before the dashboard takes over the terminal. The
+    // slow part, building the sessions, runs on the worker thread.
+    let engine = Engine::load(&settings)?;
     let (_log_guard, log_path) = logging::init_file()?;
     tracing::info!(folder = %folder.display(), overlays = %overlays_dir.display(), "watch starting");
 
@@ -56,16 +62,20 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<()> {
         folder: folder.clone(),
         recursive: args.score.recursive,
         poll: args.poll.map(Duration::from_millis),
-        excluded: vec![overlays_dir.clone()],
+        excluded: [Some(overlays_dir.clone()), export_path.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
     };
     intake::spawn(intake_config, Arc::clone(&queue), sender.clone())?;
     worker::spawn(
+        engine,
         settings.clone(),
         args.score.references.clone(),
         Arc::clone(&queue),
         sender.clone(),
     )?;
-    let overlay_jobs = overlays::spawn(settings.pipeline.limits, sender.clone())?;
+    let (overlay_jobs, overlay_thread) = overlays::spawn(settings.pipeline.limits, sender.clone())?;
 
     let mut app = App::new(folder, overlays_dir, log_path, settings.rank.clone());
     let mut channels = Channels {
@@ -73,6 +83,7 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<()> {
         receiver,
         queue,
         overlay_jobs,
+        export_path,
     };
     {
         let mut terminal = terminal::TerminalGuard::enter()?;
@@ -85,11 +96,20 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<()> {
             started,
         )?;
     }
-    tracing::info!("watch stopped");
-    match app.load_error {
-        Some(message) => anyhow::bail!("{message}"),
-        None => Ok(()),
+    let export_path = channels.export_path.take();
+    drop(channels);
+    overlay_thread.stop();
+    if let Some(message) = app.load_error {
+        tracing::info!("watch stopped: {message}");
+        anyhow::bail!("{message}");
     }
+    if let Some(path) = export_path {
+        let rows = export::write(&app, &path)
+            .with_context(|| format!("the table was not exported to {}", path.display()))?;
+        eprintln!("table exported to {} ({rows} rows)", path.display());
+    }
+    tracing::info!("watch stopped");
+    Ok(())
 }
 
 /// Returns the folder's canonical path, so file events and exclusions compare alike.
@@ -150,6 +170,7 @@ struct Channels {
     receiver: Receiver<Event>,
     queue: Arc<JobQueue>,
     overlay_jobs: Sender<OverlayJob>,
+    export_path: Option<PathBuf>,
 }
 
 /// The preview pane's bookkeeping in the UI thread.
@@ -253,6 +274,33 @@ fn handle(
                     tracing::error!("overlay thread is gone; overlays cannot be saved");
                 }
             }
+            Command::Export => {
+                let text = export_now(app, channels.export_path.as_deref());
+                app.apply(
+                    Event::Notice {
+                        text,
+                        at: Instant::now(),
+                    },
+                    Instant::now(),
+                );
+            }
+        }
+    }
+}
+
+/// Writes the export file and returns the status-bar message saying what happened.
+fn export_now(app: &App, path: Option<&Path>) -> String {
+    let Some(path) = path else {
+        return "no export file: start watch with --export FILE".to_string();
+    };
+    match export::write(app, path) {
+        Ok(rows) => {
+            tracing::info!(path = %path.display(), rows, "table exported");
+            format!("exported {rows} rows to {}", path.display())
+        }
+        Err(err) => {
+            tracing::error!(path = %path.display(), "export failed: {err:#}");
+            format!("export failed: {err:#}")
         }
     }
 }

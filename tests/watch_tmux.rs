@@ -5,79 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// Maximum wait for one screen state. The first one includes loading the models.
-const DEADLINE: Duration = Duration::from_secs(90);
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn screen(&self) -> String {
-        let output = self.run(&["capture-pane", "-p", "-t", "watch"]);
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "watch"];
-        args.extend_from_slice(keys);
-        let output = self.run(&args);
-        assert!(
-            output.status.success(),
-            "send-keys {keys:?} failed: {output:?}"
-        );
-    }
-
-    /// Polls the pane until `check` accepts it and two captures 150 ms apart are
-    /// equal, and returns that screen. The second capture guards against a capture
-    /// taken while the dashboard is halfway through writing a frame.
-    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let screen = self.screen();
-            if check(&screen) {
-                std::thread::sleep(Duration::from_millis(150));
-                if self.screen() == screen {
-                    return screen;
-                }
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn tmux_installed() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|output| output.status.success())
-}
-
-fn shell_quote(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
-}
+use common::tmux::{Tmux, tmux_installed};
 
 fn copy_photo(name: &str, folder: &Path) {
     let source = common::photos().join("images").join(name);
@@ -115,37 +45,7 @@ fn distances(screen: &str) -> Vec<f32> {
 
 /// Starts the dashboard in a new tmux server named after this process and `name`.
 fn start(name: &str, folder: &Path, state: &Path) -> Tmux {
-    let tmux = Tmux {
-        socket: format!("facewatch-test-{}-{name}", std::process::id()),
-    };
-    let command = format!(
-        "cd {repo} && XDG_STATE_HOME={state} FACEWATCH_GRAPHICS=halfblocks {exe} watch {folder} \
-         --reference tests/photos/reference; echo EXITED $?; exec sleep 600",
-        repo = shell_quote(&common::repo()),
-        state = shell_quote(state),
-        exe = shell_quote(Path::new(env!("CARGO_BIN_EXE_facewatch"))),
-        folder = shell_quote(folder),
-    );
-    let output = tmux.run(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "watch",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "sh",
-        "-c",
-        &command,
-    ]);
-    assert!(
-        output.status.success(),
-        "tmux new-session failed: {output:?}"
-    );
-    tmux
+    common::tmux::start(name, folder, state, &[])
 }
 
 #[test]
@@ -391,24 +291,6 @@ fn check_rename_and_delete(tmux: &Tmux, folder: &Path) {
     );
 }
 
-/// Returns the pid of the dashboard: the only child of the pane's shell.
-fn dashboard_pid(tmux: &Tmux) -> u32 {
-    let output = tmux.run(&["display-message", "-p", "-t", "watch", "#{pane_pid}"]);
-    let shell = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-        .expect("read the pane shell's children");
-    let pids: Vec<u32> = children
-        .split_whitespace()
-        .map(|pid| pid.parse().expect("numeric pid"))
-        .collect();
-    assert_eq!(
-        pids.len(),
-        1,
-        "the pane shell should run one command: {pids:?}"
-    );
-    pids[0]
-}
-
 #[test]
 fn resize_then_sigterm_restores_terminal() {
     if !tmux_installed() {
@@ -444,12 +326,7 @@ fn resize_then_sigterm_restores_terminal() {
         "{screen}"
     );
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(dashboard_pid(&tmux).to_string())
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    tmux.signal("TERM");
     let screen = tmux.wait_for("the exit status", |screen| screen.contains("EXITED"));
     assert!(
         screen.contains("EXITED 0"),

@@ -26,6 +26,8 @@ const THRESHOLD_STEP: f32 = 0.02;
 pub enum Command {
     SetPaused(bool),
     SaveOverlays(Vec<OverlayRequest>),
+    /// Write the table to the export file.
+    Export,
 }
 
 /// Everything the preview thread needs to draw or save one overlay.

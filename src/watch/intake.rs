@@ -2,7 +2,7 @@
 //! (native, or polling as a fallback), and hands each file to the worker once its
 //! size and modification time have stopped changing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -25,6 +25,9 @@ const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// Poll interval when native events fail and `--poll` gave none.
 const FALLBACK_POLL: Duration = Duration::from_millis(1000);
 
+/// How often the watched folder itself is checked: deleted, moved away, or back.
+const FOLDER_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Deepest folder level listed with `--recursive`, which also stops symlink loops.
 const MAX_DEPTH: usize = 32;
 
@@ -36,8 +39,10 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// Reads the stamp of `path`, or of the link itself for a dangling symlink, so
+    /// that a link to nothing still gets a row (with the read error) instead of none.
     pub fn of(path: &Path) -> std::io::Result<Stamp> {
-        let meta = std::fs::metadata(path)?;
+        let meta = std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path))?;
         Ok(Stamp {
             len: meta.len(),
             modified: meta.modified().ok(),
@@ -53,7 +58,8 @@ pub struct IntakeConfig {
     pub recursive: bool,
     /// `Some` forces polling at this interval.
     pub poll: Option<Duration>,
-    /// facewatch's own output folders, never read even inside the watched folder.
+    /// facewatch's own output folders and files (overlays, export), never read even
+    /// inside the watched folder.
     pub excluded: Vec<PathBuf>,
 }
 
@@ -81,6 +87,28 @@ struct Intake {
     waiting: HashMap<PathBuf, Waiting>,
     /// Files handed to the worker, with the stamp they had then.
     submitted: HashMap<PathBuf, Stamp>,
+    /// The running watcher; dropping it stops its events.
+    watcher: Option<Box<dyn Watcher + Send>>,
+    /// Where the watcher sends file events, kept to start a new watcher.
+    notify_sender: Sender<notify::Result<notify::Event>>,
+    /// Identity of the folder the watcher follows, `None` while it is missing.
+    folder_identity: Option<u64>,
+    folder_checked: Instant,
+}
+
+/// Returns an identity of the folder at `path` (the inode on Unix), or `None` when no
+/// folder is there. A different value means the folder was replaced.
+fn folder_identity(path: &Path) -> Option<u64> {
+    let meta = std::fs::metadata(path).ok().filter(|meta| meta.is_dir())?;
+    #[cfg(unix)]
+    {
+        Some(std::os::unix::fs::MetadataExt::ino(&meta))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Some(0)
+    }
 }
 
 /// Starts the intake thread. It lists the folder first, so files already there form
@@ -94,15 +122,19 @@ pub fn spawn(
         .name("intake".to_string())
         .spawn(move || {
             let (sender, receiver) = mpsc::channel();
-            let Some(_watcher) = start_watcher(&config, sender, &events) else {
+            let Some(watcher) = start_watcher(&config, sender.clone(), &events) else {
                 return;
             };
             let mut intake = Intake {
+                folder_identity: folder_identity(&config.folder),
                 config,
                 queue,
                 events,
                 waiting: HashMap::new(),
                 submitted: HashMap::new(),
+                watcher: Some(watcher),
+                notify_sender: sender,
+                folder_checked: Instant::now(),
             };
             intake.rescan();
             intake.run(&receiver);
@@ -182,10 +214,50 @@ impl Intake {
             while let Ok(event) = receiver.try_recv() {
                 self.handle(event);
             }
-            if !self.submit_settled(Instant::now()) {
+            let now = Instant::now();
+            if now.saturating_duration_since(self.folder_checked) >= FOLDER_CHECK_INTERVAL {
+                self.folder_checked = now;
+                self.check_folder();
+            }
+            if !self.submit_settled(now) {
                 return;
             }
         }
+    }
+
+    /// Notices when the watched folder is deleted or moved away (its files leave the
+    /// table), and when a folder of that name appears again: a new watcher follows
+    /// it and its files are listed.
+    fn check_folder(&mut self) {
+        let current = folder_identity(&self.config.folder);
+        if current == self.folder_identity {
+            return;
+        }
+        let folder = self.config.folder.display().to_string();
+        let text = match current {
+            None => {
+                tracing::warn!(
+                    folder,
+                    "the watched folder is gone; waiting for it to come back"
+                );
+                self.watcher = None;
+                format!("the watched folder {folder} is gone; waiting for it to come back")
+            }
+            Some(_) => {
+                tracing::info!(folder, "the watched folder is back; listing it again");
+                // The old watcher follows the old folder, wherever it went.
+                self.watcher = None;
+                self.watcher =
+                    start_watcher(&self.config, self.notify_sender.clone(), &self.events);
+                format!("the watched folder {folder} is back; listing it again")
+            }
+        };
+        self.folder_identity = current;
+        self.rescan();
+        let _ = self.events.send(Event::Notice {
+            text,
+            at: Instant::now(),
+        });
     }
 
     fn handle(&mut self, event: notify::Result<notify::Event>) {
@@ -214,11 +286,12 @@ impl Intake {
     /// writer is done (closed after writing, or renamed into place), so the file skips
     /// the settle window; it is still decoded in full before it gets a score.
     fn note(&mut self, path: PathBuf, complete: bool) {
-        match std::fs::metadata(&path) {
+        let meta = std::fs::metadata(&path).or_else(|_| std::fs::symlink_metadata(&path));
+        match meta {
             Ok(meta) if meta.is_dir() => {
                 // Files can land in a new subfolder before its watch is in place.
                 if self.config.recursive && path.starts_with(&self.config.folder) {
-                    self.list_dir(&path, 0);
+                    self.list_dir(&path, 0, &mut HashSet::new());
                 }
             }
             Ok(meta) if self.config.accepts(&path) => {
@@ -263,11 +336,11 @@ impl Intake {
     /// that disappeared are forgotten.
     fn rescan(&mut self) {
         let folder = self.config.folder.clone();
-        self.list_dir(&folder, 0);
+        self.list_dir(&folder, 0, &mut HashSet::new());
         let gone: Vec<PathBuf> = self
             .submitted
             .keys()
-            .filter(|path| !path.exists())
+            .filter(|path| std::fs::symlink_metadata(path).is_err())
             .cloned()
             .collect();
         for path in gone {
@@ -275,7 +348,15 @@ impl Intake {
         }
     }
 
-    fn list_dir(&mut self, dir: &Path, depth: usize) {
+    /// Lists `dir`, and its subfolders with `--recursive`. `visited` contains the
+    /// canonical folders already listed, so a symlink loop lists each folder once
+    /// instead of once per level down to [`MAX_DEPTH`].
+    fn list_dir(&mut self, dir: &Path, depth: usize, visited: &mut HashSet<PathBuf>) {
+        if let Ok(canonical) = dir.canonicalize()
+            && !visited.insert(canonical)
+        {
+            return;
+        }
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(err) => {
@@ -296,7 +377,7 @@ impl Intake {
                     .iter()
                     .any(|excluded| path.starts_with(excluded));
                 if self.config.recursive && !hidden && !excluded && depth < MAX_DEPTH {
-                    self.list_dir(&path, depth + 1);
+                    self.list_dir(&path, depth + 1, visited);
                 }
             } else {
                 self.note(path, false);

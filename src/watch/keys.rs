@@ -26,10 +26,11 @@ pub enum Action {
     SaveSelected,
     SavePassing,
     TogglePause,
+    Export,
 }
 
 /// Keys and what they do, in the order the help overlay lists them.
-pub const HELP: [(&str, &str); 15] = [
+pub const HELP: [(&str, &str); 16] = [
     ("↑ ↓  j k", "move the selection"),
     ("PgUp PgDn", "move one page"),
     ("g G  Home End", "first / last row"),
@@ -46,6 +47,7 @@ pub const HELP: [(&str, &str); 15] = [
     ("s", "save the selected row's overlay PNG"),
     ("S", "save overlays of all passing rows"),
     ("space", "pause / resume scoring new files"),
+    ("e", "write the table to the --export file (JSON lines)"),
     ("?", "show this help"),
     ("q  Ctrl-C", "quit"),
 ];
@@ -98,6 +100,7 @@ fn action_for_char(character: char) -> Option<Action> {
         's' => Action::SaveSelected,
         'S' => Action::SavePassing,
         ' ' => Action::TogglePause,
+        'e' => Action::Export,
         _ => return None,
     };
     Some(action)

@@ -2,7 +2,10 @@
 //! as PNG files, so neither runs on the UI thread or waits behind the scoring backlog.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
 
 use image::RgbImage;
 use image::imageops::FilterType;
@@ -24,17 +27,48 @@ pub enum OverlayJob {
     },
 }
 
-/// Starts the overlay thread and returns the sender for its jobs.
-pub fn spawn(limits: DecodeLimits, events: Sender<Event>) -> std::io::Result<Sender<OverlayJob>> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("overlays".to_string())
-        .spawn(move || run(&receiver, &limits, &events))?;
-    Ok(sender)
+/// The running overlay thread.
+pub struct OverlayThread {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
 }
 
-fn run(receiver: &Receiver<OverlayJob>, limits: &DecodeLimits, events: &Sender<Event>) {
+/// Starts the overlay thread and returns it with the sender for its jobs.
+pub fn spawn(
+    limits: DecodeLimits,
+    events: Sender<Event>,
+) -> std::io::Result<(Sender<OverlayJob>, OverlayThread)> {
+    let (sender, receiver) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread_stop = Arc::clone(&stop);
+    let handle = std::thread::Builder::new()
+        .name("overlays".to_string())
+        .spawn(move || run(&receiver, &limits, &events, &thread_stop))?;
+    Ok((sender, OverlayThread { stop, handle }))
+}
+
+impl OverlayThread {
+    /// Stops the thread after the file it is writing, and waits for it. Without this
+    /// wait, quitting during a save would end the process with a `.facewatch-*.part`
+    /// file left in the overlay folder.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if self.handle.join().is_err() {
+            tracing::error!("the overlay thread panicked");
+        }
+    }
+}
+
+fn run(
+    receiver: &Receiver<OverlayJob>,
+    limits: &DecodeLimits,
+    events: &Sender<Event>,
+    stop: &AtomicBool,
+) {
     while let Ok(first) = receiver.recv() {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
         // Only the newest preview request matters; saves all run, in order.
         let mut jobs = vec![first];
         jobs.extend(receiver.try_iter());
@@ -46,7 +80,7 @@ fn run(receiver: &Receiver<OverlayJob>, limits: &DecodeLimits, events: &Sender<E
                 OverlayJob::Show(request) if Some(index) == newest_show => show(request, limits),
                 OverlayJob::Show(_) => continue,
                 OverlayJob::Save { requests, dir } => {
-                    Event::Saved(save_all(&requests, &dir, limits))
+                    Event::Saved(save_all(&requests, &dir, limits, stop))
                 }
             };
             if events.send(event).is_err() {
@@ -98,10 +132,19 @@ fn save_all(
     requests: &[OverlayRequest],
     dir: &Path,
     limits: &DecodeLimits,
+    stop: &AtomicBool,
 ) -> Result<Vec<PathBuf>, String> {
     let mut written = Vec::new();
     let mut failures = Vec::new();
     for request in requests {
+        if stop.load(Ordering::Relaxed) {
+            tracing::info!(
+                saved = written.len(),
+                skipped = requests.len() - written.len() - failures.len(),
+                "quitting: overlay saves stopped"
+            );
+            break;
+        }
         match draw(request, limits).and_then(|image| {
             overlay::save_atomic(&image, dir, &request.file_name).map_err(|err| {
                 format!(

@@ -110,6 +110,7 @@ struct Retry {
 /// Starts the worker thread. It reports [`Event::Ready`] or [`Event::LoadFailed`]
 /// first, then one [`Event::Analyzed`] per finished file.
 pub fn spawn(
+    engine: Engine,
     settings: Settings,
     references: Vec<PathBuf>,
     queue: std::sync::Arc<JobQueue>,
@@ -118,17 +119,21 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("worker".to_string())
         .spawn(move || {
-            let Some(pipeline) = load(&settings, &references, &events) else {
+            let Some(pipeline) = load(&engine, &settings, &references, &events) else {
                 return;
             };
             run(pipeline, &queue, &events);
         })
 }
 
-fn load(settings: &Settings, references: &[PathBuf], events: &Sender<Event>) -> Option<Pipeline> {
+fn load(
+    engine: &Engine,
+    settings: &Settings,
+    references: &[PathBuf],
+    events: &Sender<Event>,
+) -> Option<Pipeline> {
     let started = Instant::now();
-    let loaded = Engine::load(settings).and_then(|engine| engine.pipeline(&settings.pipeline));
-    let mut pipeline = match loaded {
+    let mut pipeline = match engine.pipeline(&settings.pipeline) {
         Ok(pipeline) => pipeline,
         Err(err) => {
             tracing::error!("loading the models failed: {err:#}");

@@ -47,3 +47,6 @@ pub fn exists(path: &Path) -> bool {
 }
 
 pub fn unused(_: &Settings) {}
+
+pub mod faults;
+pub mod tmux;

@@ -37,6 +37,7 @@ impl App {
             Action::TogglePreview => self.show_preview = !self.show_preview,
             Action::SaveSelected => return self.save_selected(now),
             Action::SavePassing => return self.save_passing(now),
+            Action::Export => return vec![Command::Export],
             Action::TogglePause => {
                 self.paused = !self.paused;
                 return vec![Command::SetPaused(self.paused)];

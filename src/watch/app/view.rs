@@ -7,6 +7,7 @@ use super::{App, Counts, NOTICE_TIME, OverlayRequest, Progress, RATE_WINDOW};
 use crate::overlay::{self, OverlayLabel};
 use crate::ranking::RankedRow;
 use crate::record::{ImageRecord, Status};
+use crate::scan::{RowJson, row_json};
 use crate::watch::event::OverlayKey;
 
 /// Returns the last component of `path`, for display.
@@ -178,5 +179,15 @@ impl App {
 
     pub fn pending_count(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Returns every row of the table, hidden ones included, in ranked order, as
+    /// `scan --format jsonl` prints them.
+    pub fn export_rows(&self) -> Vec<RowJson> {
+        self.ranking
+            .rows
+            .iter()
+            .map(|row| row_json(&self.records[row.record], row, &self.settings, &self.mean))
+            .collect()
     }
 }
