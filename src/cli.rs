@@ -15,8 +15,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// ONNX Runtime library to load (libonnxruntime.so).
-    #[arg(long, global = true, value_name = "PATH", env = "ORT_DYLIB_PATH")]
+    /// ONNX Runtime library to load (libonnxruntime.so); `ORT_DYLIB_PATH` sets it too.
+    #[arg(long, global = true, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
 
     /// Folder holding the bundled YuNet and SFace models.
@@ -50,7 +50,7 @@ pub struct ScoreArgs {
     pub metric: Option<Metric>,
 
     /// Keep images at or under this distance; 0 uses the model's same-person threshold.
-    #[arg(short, long, value_name = "X")]
+    #[arg(short, long, value_name = "X", allow_negative_numbers = true)]
     pub threshold: Option<f32>,
 
     /// Keep only the N closest images; 0 keeps all.

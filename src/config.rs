@@ -37,10 +37,10 @@ pub struct ConfigFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -72,9 +72,9 @@ pub fn load(explicit: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>), Co
     if !required && !path.exists() {
         return Ok((ConfigFile::default(), None));
     }
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::Read {
         path: path.clone(),
-        source,
+        error,
     })?;
     let config = parse(&text).map_err(|message| ConfigError::Parse {
         path: path.clone(),
@@ -88,6 +88,7 @@ pub fn load(explicit: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>), Co
 pub fn parse(text: &str) -> Result<ConfigFile, String> {
     let config: ConfigFile =
         toml::from_str(text).map_err(|err| err.to_string().trim_end().to_string())?;
+    check_ranges(&config)?;
     for (model, metrics) in &config.thresholds {
         for (metric, value) in metrics {
             if Metric::from_name(metric).is_none() {
@@ -103,6 +104,32 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
         }
     }
     Ok(config)
+}
+
+/// Rejects values that parse but make no sense, naming the key and the valid range.
+fn check_ranges(config: &ConfigFile) -> Result<(), String> {
+    let in_range = |key: &str, value: Option<f32>, low: f32, high: f32| match value {
+        Some(value) if !(value.is_finite() && value > low && value <= high) => Err(format!(
+            "invalid {key} = {value}: expected a number above {low} and at most {high}"
+        )),
+        _ => Ok(()),
+    };
+    in_range("score_threshold", config.score_threshold, 0.0, 1.0)?;
+    in_range("nms_threshold", config.nms_threshold, 0.0, 1.0)?;
+    if let Some(value) = config.threshold
+        && !(value.is_finite() && value >= 0.0)
+    {
+        return Err(format!(
+            "invalid threshold = {value}: expected a distance of 0 or more (0 = the model's threshold)"
+        ));
+    }
+    if config.max_pixels == Some(0) {
+        return Err("invalid max_pixels = 0: expected at least 1 pixel".to_string());
+    }
+    if config.intra_threads == Some(0) {
+        return Err("invalid intra_threads = 0: expected at least 1 thread".to_string());
+    }
+    Ok(())
 }
 
 /// Same-person thresholds per model and metric.
@@ -178,6 +205,21 @@ mod tests {
         let err = parse("metric = \"cosine\"\nthreshhold = 0.5\n").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("threshhold"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        for text in [
+            "score_threshold = 0",
+            "nms_threshold = -1",
+            "max_pixels = 0",
+            "intra_threads = 0",
+            "threshold = -2",
+        ] {
+            let err = parse(text).unwrap_err();
+            let key = text.split(' ').next().unwrap();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let settings = match settings::resolve(cli, None) {
         Ok(settings) => settings,
         Err(err) => {
-            println!("config: ERROR {err:#}");
+            write_stdout(&format!("config: ERROR {err:#}\n"))?;
             anyhow::bail!("the config file is invalid");
         }
     };
@@ -113,10 +113,21 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Some(log) = crate::logging::log_file_path() {
         writeln!(report, "log file (watch): {}", log.display())?;
     }
-    print!("{report}");
+    if problems == 0 {
+        report.push_str("all checks passed\n");
+    }
+    write_stdout(&report)?;
     if problems > 0 {
         anyhow::bail!("{problems} problem(s) found");
     }
-    println!("all checks passed");
     Ok(())
+}
+
+/// Writes to stdout; a closed pipe (`facewatch doctor | head -1`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }

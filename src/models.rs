@@ -42,10 +42,10 @@ pub enum ModelFileError {
         "model folder not found; looked in: {0}. Pass --models DIR or set `models_dir` in the config"
     )]
     NoFolder(String),
-    #[error("cannot read model {path}: {source}")]
+    #[error("cannot read model {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "model {path} is corrupted or not the bundled version: SHA-256 is {actual}, expected {expected}. \
@@ -105,9 +105,9 @@ pub fn load(explicit: Option<&Path>) -> Result<ModelFiles, ModelFileError> {
 
 fn read_verified(dir: &Path, model: &BundledModel) -> Result<Vec<u8>, ModelFileError> {
     let path = dir.join(model.file_name);
-    let bytes = std::fs::read(&path).map_err(|source| ModelFileError::Read {
+    let bytes = std::fs::read(&path).map_err(|error| ModelFileError::Read {
         path: path.clone(),
-        source,
+        error,
     })?;
     let actual = sha256_hex(&bytes);
     if actual != model.sha256 {

@@ -146,6 +146,12 @@ pub fn save_atomic(image: &RgbImage, dir: &Path, name: &str) -> std::io::Result<
         writer.write_all(&encode_png(image)?)?;
         writer.flush()?;
     }
+    // Temporary files are created private (0600); an overlay is for sharing.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|err| err.error)?;
     Ok(target)

@@ -92,3 +92,22 @@ impl ImageRecord {
         }
     }
 }
+
+/// Returns `text` with control characters (escape sequences, newlines, tabs) replaced by
+/// `�`, so a file name cannot recolour or retitle the terminal or split a table row.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_replaces_control_characters() {
+        assert_eq!(printable("a\u{1b}[31mb\nc"), "a\u{FFFD}[31mb\u{FFFD}c");
+        assert_eq!(printable("plain é.png"), "plain é.png");
+    }
+}

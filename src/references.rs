@@ -183,7 +183,11 @@ impl ReferenceSet {
 pub enum ReferenceError {
     #[error("no reference photos given: pass --reference FILE or FOLDER")]
     NoneGiven,
-    #[error("no usable reference photo: none of them has a detectable face\n{}", .0.join("\n"))]
+    #[error(
+        "no usable reference photo: each one is missing, unreadable or shows no detectable face\n{}\n\
+         Pass --reference with photos or folders of photos that show the person's face",
+        .0.join("\n")
+    )]
     NoneUsable(Vec<String>),
 }
 

@@ -7,6 +7,7 @@ pub use workers::{SCAN_WORKERS_ENV, analyze_files};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -21,10 +22,41 @@ use crate::references;
 use crate::score;
 use crate::settings::{self, Engine, Settings};
 
+/// Set by SIGINT, SIGTERM or SIGHUP. Workers stop taking images and the overlay loop
+/// stops between files, so an interrupted scan never leaves a partly written overlay.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Replaces the default action of SIGINT, SIGTERM and SIGHUP (an immediate exit) with
+/// setting [`INTERRUPTED`].
+fn catch_interrupts() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot install signal handlers")?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            tracing::info!(signal, "signal received, stopping the scan");
+            INTERRUPTED.store(true, Ordering::Relaxed);
+        }
+    });
+    Ok(())
+}
+
 /// Runs `scan`. Images that fail are rows with a reason; only setup problems (no
-/// runtime, no usable reference) are errors.
+/// runtime, no usable reference) and an interruption are errors.
 pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
+    catch_interrupts()?;
     let settings = settings::resolve(cli, Some(&args.score))?;
+    if let Some(dir) = &settings.overlays {
+        anyhow::ensure!(
+            !dir.exists() || dir.is_dir(),
+            "invalid --overlays {}: it is a file, not a folder; name a folder (it is created if missing)",
+            dir.display()
+        );
+    }
     let engine = Engine::load(&settings)?;
     eprintln!(
         "onnxruntime {} from {} ({})",
@@ -42,6 +74,16 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
     drop(stderr);
 
     let (mut files, problems) = references::expand_inputs(&args.inputs, args.score.recursive);
+    if files.is_empty() {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|(path, message)| format!("  {}: {message}", path.display()))
+            .collect();
+        anyhow::bail!(
+            "nothing to scan: no image found in the paths given\n{}",
+            listed.join("\n")
+        );
+    }
     if let Some(dir) = &settings.overlays {
         files.retain(|file| !is_inside(file, dir));
     }
@@ -55,6 +97,10 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
     let (analysed, stages) = analyze_files(&engine, &mut pipeline, &settings, &files, workers);
     let analyze = started.elapsed();
     records.extend(analysed);
+    anyhow::ensure!(
+        !interrupted(),
+        "interrupted by a signal; no table was printed"
+    );
     tracing::debug!(?stages, "stage totals");
 
     let started = Instant::now();
@@ -200,7 +246,7 @@ fn write_table(
         };
         let mut note = String::new();
         if let Some(reason) = &record.reason {
-            note = format!("  ({reason})");
+            note = format!("  ({})", crate::record::printable(reason));
         } else if row.score.is_some_and(|score| score.not_largest) {
             note = "  (scored face is not the largest)".to_string();
         }
@@ -211,7 +257,7 @@ fn write_table(
             fmt_opt(row.normalized),
             record.faces.len(),
             record.status.as_str(),
-            record.path.display(),
+            crate::record::printable(&record.path.display().to_string()),
         )?;
     }
     Ok(())
@@ -364,6 +410,10 @@ fn write_overlays(dir: &Path, records: &[ImageRecord], ranking: &Ranking, settin
     let mut written = 0;
     let mut failed = 0;
     for row in ranking.kept_scored() {
+        if interrupted() {
+            eprintln!("interrupted by a signal: stopped writing overlays");
+            break;
+        }
         let record = &records[row.record];
         let Some(score) = row.score else { continue };
         let result = decode::decode_file(&record.path, &settings.pipeline.limits)

@@ -88,10 +88,15 @@ fn resolve_with(
             .unwrap_or_default(),
     };
 
-    let ort_lib = match (&cli.ort_lib, &file.ort_lib) {
-        (Some(path), _) => Some((path.clone(), "--ort-lib or ORT_DYLIB_PATH")),
-        (None, Some(path)) => Some((path.clone(), "ort_lib in the config file")),
-        (None, None) => None,
+    // An empty ORT_DYLIB_PATH counts as unset.
+    let from_env = std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from);
+    let ort_lib = match (&cli.ort_lib, from_env, &file.ort_lib) {
+        (Some(path), _, _) => Some((path.clone(), "--ort-lib")),
+        (None, Some(path), _) => Some((path, "ORT_DYLIB_PATH")),
+        (None, None, Some(path)) => Some((path.clone(), "ort_lib in the config file")),
+        (None, None, None) => None,
     };
     Ok(Settings {
         pipeline,

@@ -56,6 +56,14 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<()> {
     tracing::info!(folder = %folder.display(), overlays = %overlays_dir.display(), "watch starting");
 
     let (sender, receiver) = mpsc::channel();
+    if let Some(warning) = engine.runtime.version_warning() {
+        // Shown on the status line when the dashboard opens, and kept in the log.
+        tracing::warn!("{warning}");
+        let _ = sender.send(Event::Notice {
+            text: warning,
+            at: Instant::now(),
+        });
+    }
     terminal::spawn_signal_thread(sender.clone())?;
     let queue = Arc::new(JobQueue::default());
     let intake_config = IntakeConfig {

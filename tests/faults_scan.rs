@@ -156,3 +156,57 @@ fn unwritable_overlay_folder_is_reported() {
         "files left in the overlay folder: {left:?}"
     );
 }
+
+/// A signal at any moment of a `scan --overlays` run leaves no partly written overlay:
+/// the run either finishes or stops with "interrupted by a signal".
+#[test]
+fn scan_signal_leaves_no_part_file() {
+    for delay_ms in [400u64, 900, 1500, 2500, 4000] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let overlays = dir.path().join("overlays");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_facewatch"))
+            .current_dir(common::repo())
+            .env("FACEWATCH_CONFIG", "")
+            .args([
+                "scan",
+                "--reference",
+                "tests/photos/reference",
+                "--overlays",
+            ])
+            .arg(&overlays)
+            .arg("tests/photos/images")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start facewatch");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let output = child.wait_with_output().expect("wait for facewatch");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // Exit 0: finished first. Exit 2: stopped by the signal. No code: the signal came
+        // before the handler was installed, when nothing had been written yet.
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(2) | None),
+            "after {delay_ms} ms: {code:?} {stderr}"
+        );
+        if code == Some(2) {
+            assert!(
+                stderr.contains("interrupted by a signal"),
+                "after {delay_ms} ms: {stderr}"
+            );
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(&overlays)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.ends_with(".part"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "after {delay_ms} ms: {leftovers:?}");
+    }
+}

@@ -434,3 +434,83 @@ fn scanned_reference_is_pointed_out() {
         "{stderr}"
     );
 }
+
+#[test]
+fn fifo_gets_a_row_instead_of_hanging() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        common::photos().join("images/obama_portrait.jpg"),
+        dir.path().join("a.jpg"),
+    )
+    .expect("copy");
+    let fifo = dir.path().join("pipe.png");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let (stdout, stderr, code) = scan(&["--format", "jsonl", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = jsonl(&stdout);
+    assert_eq!(rows.len(), 2);
+    let pipe = rows
+        .iter()
+        .find(|row| name_of(row) == "pipe.png")
+        .expect("pipe row");
+    assert_eq!(pipe["status"], "error");
+    assert!(
+        pipe["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("not a regular file")
+    );
+}
+
+#[test]
+fn control_characters_in_names_are_not_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "x\u{1b}]0;title\u{7}\u{1b}[31mred.jpg";
+    std::fs::copy(
+        common::photos().join("images/obama_portrait.jpg"),
+        dir.path().join(name),
+    )
+    .expect("copy");
+    let (stdout, _, code) = scan(&[dir.path().to_str().expect("utf-8")]);
+    assert_eq!(code, 0);
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(
+        stdout.contains("x\u{FFFD}]0;title\u{FFFD}\u{FFFD}[31mred.jpg"),
+        "{stdout:?}"
+    );
+}
+
+#[test]
+fn nothing_to_scan_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_, stderr, code) = scan(&[dir.path().to_str().expect("utf-8"), "no/such/folder"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nothing to scan"), "{stderr}");
+    assert!(stderr.contains("folder contains no images"), "{stderr}");
+    assert!(stderr.contains("no/such/folder: cannot open"), "{stderr}");
+}
+
+#[test]
+fn negative_threshold_gets_a_clear_message() {
+    let (_, stderr, code) = scan(&["--threshold", "-1", "tests/photos/images"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("invalid threshold -1"), "{stderr}");
+}
+
+#[test]
+fn empty_ort_dylib_path_is_ignored() {
+    let output = facewatch()
+        .env("ORT_DYLIB_PATH", "")
+        .arg("doctor")
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -36,6 +36,8 @@ impl Default for DecodeLimits {
 pub enum DecodeError {
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
+    #[error("not a regular file (a folder, pipe or device)")]
+    NotAFile,
     #[error("empty file (0 bytes)")]
     Empty,
     #[error(
@@ -74,6 +76,11 @@ pub struct Decoded {
 
 /// Reads and decodes the image at `path`.
 pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<Decoded, DecodeError> {
+    // Reading a FIFO or a device would block or never end.
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(DecodeError::NotAFile);
+    }
     let bytes = std::fs::read(path)?;
     decode_bytes(&bytes, limits)
 }
@@ -270,6 +277,7 @@ impl DecodeError {
                     || message.contains("insufficient")
             }
             DecodeError::UnknownFormat
+            | DecodeError::NotAFile
             | DecodeError::TooLarge { .. }
             | DecodeError::LimitExceeded(_) => false,
         }

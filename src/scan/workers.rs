@@ -46,6 +46,9 @@ struct Queue<'a> {
 
 impl Queue<'_> {
     fn take(&self) -> Option<(usize, &Path)> {
+        if super::interrupted() {
+            return None;
+        }
         let index = self.next.fetch_add(1, Ordering::Relaxed);
         self.files.get(index).map(|path| (index, path.as_path()))
     }

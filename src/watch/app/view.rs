@@ -12,9 +12,11 @@ use crate::watch::event::OverlayKey;
 
 /// Returns the last component of `path`, for display.
 pub fn file_name(path: &Path) -> String {
-    path.file_name()
+    let name = path
+        .file_name()
         .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+        .unwrap_or_else(|| path.display().to_string());
+    crate::record::printable(&name)
 }
 
 impl App {

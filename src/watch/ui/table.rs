@@ -123,7 +123,7 @@ fn draw_unscored(
                 Status::NoFace => ("no face", Color::Yellow),
                 Status::Error | Status::Ok => ("error", Color::Red),
             };
-            let reason = record.reason.clone().unwrap_or_default();
+            let reason = crate::record::printable(record.reason.as_deref().unwrap_or_default());
             Row::new([
                 display_name(&app.folder, &record.path),
                 status.to_string(),
@@ -148,8 +148,10 @@ fn draw_unscored(
 
 /// Returns the path below the watched folder, or the whole path when it is elsewhere.
 fn display_name(folder: &Path, path: &Path) -> String {
-    path.strip_prefix(folder)
+    let shown = path
+        .strip_prefix(folder)
         .unwrap_or(path)
         .display()
-        .to_string()
+        .to_string();
+    crate::record::printable(&shown)
 }
