@@ -164,7 +164,7 @@ fn scan_signal_leaves_no_part_file() {
     for delay_ms in [400u64, 900, 1500, 2500, 4000] {
         let dir = tempfile::tempdir().expect("temp dir");
         let overlays = dir.path().join("overlays");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_facewatch"))
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_facewatch"))
             .current_dir(common::repo())
             .env("FACEWATCH_CONFIG", "")
             .args([
