@@ -4,9 +4,9 @@
 Starts `facewatch watch` in a private tmux server on an empty folder and waits until
 the models and references are ready. Then it writes 1024x1024 PNG files into the
 folder at a fixed rate (2 per second by default), each with one open, write and
-close, the way a generator saves its outputs. The dashboard logs "row on screen" (debug level) right after the
-frame that shows a new row is drawn; the latency of a file is that log time minus
-the time its write finished. Prints the median, p95 and max, and the number of files
+close, the way a generator saves its outputs. The dashboard logs "row on screen"
+(debug level) right after drawing the frame that first shows a new row. A file's
+latency is that log time minus the time its write finished. Prints the median, p95 and max, and the number of files
 that never reached the screen.
 
 Usage: python3 benches/watch_latency.py [--binary target/release/facewatch]

@@ -57,7 +57,7 @@ pub struct ScoreArgs {
     #[arg(short, long, value_name = "N")]
     pub best: Option<usize>,
 
-    /// Which face scores an image: the closest one, or the largest (the ComfyUI node's
+    /// Face that scores an image: the closest one, or the largest (the ComfyUI node's
     /// behaviour) [default: best].
     #[arg(long, value_enum)]
     pub face: Option<FaceChoice>,

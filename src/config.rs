@@ -48,7 +48,7 @@ pub enum ConfigError {
 
 /// Where the config file is: `explicit` (flag), `$FACEWATCH_CONFIG`, or
 /// `<config dir>/facewatch/config.toml`, where the config dir is `$XDG_CONFIG_HOME`
-/// or `~/.config`. The second value says whether the file must exist.
+/// or `~/.config`. The second value is true when the file must exist.
 pub fn config_path(explicit: Option<&Path>) -> Option<(PathBuf, bool)> {
     if let Some(path) = explicit {
         return Some((path.to_path_buf(), true));
@@ -139,7 +139,7 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// The built-in table with the config file's overrides applied.
+    /// Builds the built-in table with the config file's overrides applied.
     pub fn new(overrides: &BTreeMap<String, BTreeMap<String, f32>>) -> Thresholds {
         let mut table: BTreeMap<String, BTreeMap<Metric, f32>> = BTreeMap::new();
         let builtin: BTreeMap<String, BTreeMap<String, f32>> =
@@ -157,7 +157,7 @@ impl Thresholds {
         Thresholds { table }
     }
 
-    /// The threshold for `model` and `metric`, if the table has one.
+    /// Returns the threshold for `model` and `metric`, if the table has one.
     pub fn get(&self, model: &str, metric: Metric) -> Option<f32> {
         self.table.get(model)?.get(&metric).copied()
     }

@@ -1,7 +1,7 @@
 //! facewatch: find the faces in generated images and rank them by distance to a set of
 //! reference photos, with YuNet and SFace on ONNX Runtime.
 //!
-//! The library holds everything; `main.rs` only parses arguments and maps errors to an
+//! The library contains everything; `main.rs` only parses arguments and maps errors to an
 //! exit code.
 
 pub mod cli;

@@ -177,10 +177,6 @@ impl Pipeline {
         })
     }
 
-    pub fn options(&self) -> &PipelineOptions {
-        &self.options
-    }
-
     /// Decodes the file at `path` and analyses it.
     pub fn analyze_path(&mut self, path: &Path) -> Result<(Decoded, Analysis), AnalyzeError> {
         let started = Instant::now();
@@ -291,9 +287,9 @@ pub fn detection_sizes(width: u32, height: u32, preferred: DetectSize) -> Vec<[u
         DetectSize::Native => sizes.push(native),
         DetectSize::LongSide(side) => {
             sizes.push(fit(side));
-            // A face missed at `side` but found at the native size is under about 16 px
-            // there unless the image is at least twice as large, and too small to
-            // identify anyway; skipping that retry saves a costly run on faceless images.
+            // Unless the image is at least twice as large as `side`, a face missed at
+            // `side` but found at native size is under about 16 px and too small to
+            // identify. Skipping that retry saves a costly run on faceless images.
             if long_side >= side.saturating_mul(2) {
                 sizes.push(native);
             }

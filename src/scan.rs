@@ -150,7 +150,7 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> anyhow::Result<()> {
 }
 
 /// Tells the user when a reference photo is also being scored: it will rank at or near
-/// distance 0 and says nothing about the generated images.
+/// distance 0 and tells nothing about the generated images.
 fn warn_about_scanned_references(files: &[PathBuf], references: &references::ReferenceSet) {
     let canonical: Vec<PathBuf> = references
         .photos

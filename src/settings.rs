@@ -1,6 +1,6 @@
 //! Effective settings: command-line flags over the config file over the defaults.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::{Cli, ScoreArgs};
 use crate::config::{self, ConfigFile, Thresholds};
@@ -141,9 +141,5 @@ impl Engine {
 
     pub fn pipeline(&self, options: &PipelineOptions) -> anyhow::Result<Pipeline> {
         Ok(Pipeline::new(&self.runtime, &self.models, options.clone())?)
-    }
-
-    pub fn models_dir(&self) -> &Path {
-        &self.models.dir
     }
 }

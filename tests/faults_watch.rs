@@ -33,7 +33,7 @@ fn read_export(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Presses `e` until the export holds `count` rows and the dashboard is idle.
+/// Presses `e` until the export contains `count` rows and the dashboard is idle.
 fn export_when(tmux: &Tmux, export: &Path, count: usize) -> Vec<Value> {
     tmux.wait_for(&format!("{count} rows exported"), |screen| {
         if !screen.contains(" idle ") {
@@ -183,8 +183,8 @@ impl Drop for Mount {
     }
 }
 
-/// A 64 KiB tmpfs stands in for a full disk. Without root (no mount), a read-only
-/// folder stands in for it; as root without mount, the case is skipped.
+/// A 64 KiB tmpfs plays the full disk. Without root (no mount), a read-only
+/// folder plays it, and as root without mount the case is skipped.
 fn full_overlay_folder(dir: &Path) -> Option<Option<Mount>> {
     std::fs::create_dir(dir).expect("create overlay folder");
     let mounted = Command::new("mount")

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::faults;
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +42,7 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     bytes
 }
 
-/// The embedding of the bundled portrait's only face, for comparing variants.
+/// Returns the embedding of the bundled portrait's only face, for comparing variants.
 fn reference_embedding(pipeline: &mut Pipeline) -> Vec<f32> {
     let analysis = pipeline.analyze(&portrait()).expect("analyse");
     assert_eq!(analysis.faces.len(), 1);
@@ -103,27 +105,8 @@ fn format_variants_give_the_same_face() {
     let path = write_temp(dir.path(), "grey.jpg", &encode(&grey, ImageFormat::Jpeg));
     assert_same_face(&mut pipeline, &path, &expected, 0.9);
 
-    let path = write_temp(dir.path(), "cmyk.jpg", &cmyk_jpeg(&rgb));
+    let path = write_temp(dir.path(), "cmyk.jpg", &faults::cmyk_jpeg(&rgb));
     assert_same_face(&mut pipeline, &path, &expected, 0.99);
-}
-
-/// An Adobe CMYK JPEG of `rgb`, with no black ink.
-fn cmyk_jpeg(rgb: &RgbImage) -> Vec<u8> {
-    let ink: Vec<u8> = rgb
-        .pixels()
-        .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
-        .collect();
-    let mut bytes = Vec::new();
-    let encoder = jpeg_encoder::Encoder::new(&mut bytes, 95);
-    encoder
-        .encode(
-            &ink,
-            rgb.width() as u16,
-            rgb.height() as u16,
-            jpeg_encoder::ColorType::Cmyk,
-        )
-        .expect("encode CMYK");
-    bytes
 }
 
 #[test]
@@ -185,27 +168,7 @@ fn awkward_bundled_photos() {
     }
 }
 
-/// A PNG whose header claims `width`×`height` pixels but whose data is tiny.
-fn png_bomb(width: u32, height: u32) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut chunk = |kind: &[u8], data: &[u8]| {
-        bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
-    };
-    let mut header = Vec::new();
-    header.extend_from_slice(&width.to_be_bytes());
-    header.extend_from_slice(&height.to_be_bytes());
-    header.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(b"IHDR", &header);
-    chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-    chunk(b"IEND", &[]);
-    bytes
-}
-
-/// A small JPEG whose frame header is patched to claim `size`×`size` pixels.
+/// Builds a small JPEG whose frame header is patched to claim `size`×`size` pixels.
 fn jpeg_bomb(size: u16) -> Vec<u8> {
     let mut bytes = encode(
         &DynamicImage::ImageRgb8(RgbImage::new(16, 16)),
@@ -224,7 +187,7 @@ fn jpeg_bomb(size: u16) -> Vec<u8> {
 fn decompression_bombs_are_rejected() {
     let limits = DecodeLimits::default();
     for (name, bytes) in [
-        ("png", png_bomb(30_000, 30_000)),
+        ("png", faults::png_bomb(30_000)),
         ("jpeg", jpeg_bomb(60_000)),
     ] {
         let err = decode_bytes(&bytes, &limits).expect_err(name);

@@ -60,10 +60,12 @@ fn table_ranks_matches_first() {
         "{stdout}"
     );
     for line in &lines[2..7] {
-        assert!(line.contains("obama") && line.contains(" yes "), "{line}");
+        assert!(line.contains("obama"), "{line}");
+        assert!(line.contains(" yes "), "{line}");
     }
     for line in &lines[7..9] {
-        assert!(line.contains("biden_") && line.contains(" no "), "{line}");
+        assert!(line.contains("biden_"), "{line}");
+        assert!(line.contains(" no "), "{line}");
     }
     assert!(
         stdout.contains("no_face  tests/photos/images/cat.png  (no face found at detection sizes"),

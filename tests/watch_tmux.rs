@@ -258,7 +258,7 @@ fn check_slow_write(tmux: &Tmux, folder: &Path) {
     });
 }
 
-/// A file renamed into place is scored under its new name, a hidden temporary file
+/// Checks that a file renamed into place is scored under its new name, a hidden temporary file
 /// is not, and a deleted file leaves the table.
 fn check_rename_and_delete(tmux: &Tmux, folder: &Path) {
     let hidden = folder.join(".partial_download.jpg");

@@ -11,7 +11,7 @@ use crate::pipeline::StageTimings;
 /// Environment variable naming the JSON file that receives the stage totals.
 pub const STAGE_TIMINGS_ENV: &str = "FACEWATCH_STAGE_TIMINGS";
 
-/// What one `scan` spent on its images, in milliseconds.
+/// Time one `scan` spent on its images, in milliseconds.
 #[derive(Debug, Serialize)]
 struct StageReport {
     images: usize,

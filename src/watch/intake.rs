@@ -89,7 +89,7 @@ struct Intake {
     submitted: HashMap<PathBuf, Stamp>,
     /// The running watcher; dropping it stops its events.
     watcher: Option<Box<dyn Watcher + Send>>,
-    /// Where the watcher sends file events, kept to start a new watcher.
+    /// Channel the watcher sends file events to, kept to start a new watcher.
     notify_sender: Sender<notify::Result<notify::Event>>,
     /// Identity of the folder the watcher follows, `None` while it is missing.
     folder_identity: Option<u64>,
@@ -274,15 +274,15 @@ impl Intake {
             }
             Err(err) => {
                 // NOTE: an error here (such as the inotify watch limit reached for a new
-                // subfolder) keeps native events for the rest; only a failure at start
-                // switches to polling.
+                // subfolder) keeps native events for the rest of the tree. Only a failure
+                // at start switches to polling.
                 tracing::warn!("file watcher error, listing the folder again: {err}");
                 self.rescan();
             }
         }
     }
 
-    /// Looks at one path named by an event. `complete` means the event itself says the
+    /// Looks at one path named by an event. `complete` means the event itself shows the
     /// writer is done (closed after writing, or renamed into place), so the file skips
     /// the settle window; it is still decoded in full before it gets a score.
     fn note(&mut self, path: PathBuf, complete: bool) {

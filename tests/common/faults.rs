@@ -20,7 +20,7 @@ pub struct Expected {
     pub reason: &'static str,
 }
 
-/// A face photo small enough to score quickly: a crop of a bundled portrait.
+/// Crops a bundled portrait to a face photo small enough to score quickly.
 pub fn small_face() -> RgbImage {
     let photo = image::open(super::photos().join("images/obama_portrait.jpg"))
         .expect("bundled photo")
@@ -37,8 +37,8 @@ pub fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     bytes
 }
 
-/// A PNG whose header claims `side`×`side` pixels but whose data is tiny.
-fn png_bomb(side: u32) -> Vec<u8> {
+/// Builds a PNG whose header claims `side`×`side` pixels but whose data is tiny.
+pub fn png_bomb(side: u32) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut chunk = |kind: &[u8], data: &[u8]| {
         bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -57,8 +57,8 @@ fn png_bomb(side: u32) -> Vec<u8> {
     bytes
 }
 
-/// An Adobe CMYK JPEG of `rgb`, with no black ink.
-fn cmyk_jpeg(rgb: &RgbImage) -> Vec<u8> {
+/// Encodes `rgb` as an Adobe CMYK JPEG with no black ink.
+pub fn cmyk_jpeg(rgb: &RgbImage) -> Vec<u8> {
     let ink: Vec<u8> = rgb
         .pixels()
         .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
@@ -75,7 +75,7 @@ fn cmyk_jpeg(rgb: &RgbImage) -> Vec<u8> {
     bytes
 }
 
-/// A two-frame GIF: the face, then a blank frame.
+/// Encodes a two-frame GIF: the face, then a blank frame.
 fn animated_gif(face: &RgbImage) -> Vec<u8> {
     let blank = RgbImage::from_pixel(face.width(), face.height(), image::Rgb([40, 40, 40]));
     let mut bytes = Vec::new();

@@ -2,28 +2,28 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use facewatch::pipeline::{Pipeline, PipelineOptions};
-use facewatch::settings::{Engine, Settings};
+use facewatch::settings::Engine;
 
-/// The repository root.
+/// Returns the repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Photos committed to the repository (public domain, CC0 or made by the tests).
+/// Returns the folder of photos committed to the repository (public domain, CC0 or made by the tests).
 pub fn photos() -> PathBuf {
     repo().join("tests/photos")
 }
 
-/// The wider developer photo set, present on development machines and in CI.
+/// Returns the wider developer photo set, when present (on development machines and in CI).
 pub fn shared_faces() -> Option<PathBuf> {
     let dir = repo().join("../shared/data/faces");
     dir.join("oracle.json").is_file().then_some(dir)
 }
 
-/// A pipeline on the real models, with `options`.
+/// Builds a pipeline on the real models, with `options`.
 pub fn pipeline(options: PipelineOptions) -> Pipeline {
     let runtime = facewatch::runtime::load(None).expect("ONNX Runtime: run `make ort` first");
     let models = facewatch::models::load(None).expect("bundled models");
@@ -41,12 +41,6 @@ pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f64 {
     let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     dot / (norm(a) * norm(b))
 }
-
-pub fn exists(path: &Path) -> bool {
-    path.exists()
-}
-
-pub fn unused(_: &Settings) {}
 
 pub mod faults;
 pub mod tmux;

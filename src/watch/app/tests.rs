@@ -75,7 +75,7 @@ pub(crate) fn rank_settings() -> RankSettings {
     }
 }
 
-/// An app with the reference set loaded and these records analysed.
+/// Builds an app with the reference set loaded and these records analysed.
 pub(crate) fn app_with(records: Vec<ImageRecord>) -> App {
     let mut app = App::new(
         PathBuf::from("/w"),
